@@ -1,0 +1,36 @@
+# Kontor: `make demo` sets everything up and runs the demo; `make test` runs every test.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   ?= demo-deployment
+
+.PHONY: install demo test bench lint clean
+
+$(BIN)/kontor: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/kontor
+
+# Writes a demo back office, syncs it (its few dirty records are quarantined on purpose,
+# so that sync exits 1), then serves the API on http://127.0.0.1:8000/docs
+demo: install
+	rm -rf $(DEMO)
+	$(BIN)/kontor demo $(DEMO)
+	-cd $(DEMO) && $(CURDIR)/$(BIN)/kontor sync
+	cd $(DEMO) && $(CURDIR)/$(BIN)/kontor serve
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/import_customers.py
+
+lint: install
+	$(BIN)/ruff check hub connectors mappings policies
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

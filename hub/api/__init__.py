@@ -1,0 +1,1 @@
+"""The hub's REST API (FastAPI). Every response with personal data passes the privacy gate."""

@@ -1,0 +1,1 @@
+"""The ``kontor`` command line."""

@@ -1,0 +1,44 @@
+"""``kontor``: set up a deployment, check it, sync it, serve the API."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.logging import RichHandler
+
+from hub.cli import check_cmd, scaffold_cmd, serve_cmd, status_cmd, sync_cmd
+
+app = typer.Typer(
+    name="kontor",
+    help="Kontor: keep customer and employee master data in sync across back-office systems, "
+         "with field-level privacy on every transfer.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # tracebacks with locals could show personal data
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", envvar="KONTOR_CONFIG",
+        help="Deployment file (default ./kontor.yaml).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More log output.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(message)s", handlers=[RichHandler(show_path=False)])
+    ctx.obj = {"config": config}
+
+
+app.command("init")(scaffold_cmd.init)
+app.command("demo")(scaffold_cmd.demo)
+app.command("check")(check_cmd.check)
+app.command("sync")(sync_cmd.sync)
+app.command("status")(status_cmd.status)
+app.command("connectors")(status_cmd.connectors)
+app.command("quarantine")(status_cmd.quarantine)
+app.command("serve")(serve_cmd.serve)

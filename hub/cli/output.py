@@ -1,0 +1,33 @@
+"""Shared CLI output: one console, JSON for scripts, problems in plain words."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from hub.errors import ConfigError, HubError
+from hub.records import _json_default
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=_json_default, indent=2, ensure_ascii=False))
+    sys.stdout.write("\n")
+
+
+def fail(error: HubError | str, *, code: int = 1) -> NoReturn:
+    """Print an error without a traceback (tracebacks may carry values) and exit."""
+    if isinstance(error, ConfigError):
+        err_console.print(f"[bold red]{len(error.problems)} configuration problem(s):[/]")
+        for p in error.problems:
+            err_console.print(f"  [red]✗[/] {p}", highlight=False, markup=False)
+    else:
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+    raise typer.Exit(code)

@@ -1,0 +1,119 @@
+"""Read-only commands: ``status``, ``connectors``, ``quarantine``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+
+from hub import registry
+from hub.canonical import MODELS
+from hub.cli.output import console, fail, print_json
+from hub.context import open_hub
+from hub.errors import HubError
+from hub.store import bulk
+from hub.store.db import safe_url
+from hub.store.tables import Quarantine, SyncRun
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _status_data(config_file: Any) -> dict[str, Any]:
+    try:
+        hub = open_hub(config_file)
+    except HubError as exc:
+        fail(exc)
+    runs, q = bulk.table_of(SyncRun), bulk.table_of(Quarantine)
+    with hub.engine.connect() as conn:
+        counts = {e: conn.execute(select(func.count()).select_from(bulk.table_of(m)))
+                  .scalar_one() for e, m in MODELS.items()}
+        last = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(1)).first()
+        open_q = dict(conn.execute(select(q.c.system, func.count()).where(q.c.status == "open")
+                                   .group_by(q.c.system)).all())
+    systems = [{"system": name, "connector": s.config.connector,
+                "streams": [f"{st.name} ({st.config.direction} {st.entity})" for st in s.streams],
+                "quarantined": int(open_q.get(name, 0))}
+               for name, s in hub.deployment.systems.items()]
+    hub.close()
+    return {
+        "database": safe_url(hub.deployment.database_url),
+        "golden_records": counts,
+        "last_run": None if last is None else {
+            "id": last.id, "status": last.status, "started_at": last.started_at,
+            "finished_at": last.finished_at},
+        "systems": systems,
+    }
+
+
+def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Golden-record counts, the last run, and open quarantine per system."""
+    data = _status_data(ctx.obj["config"])
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"Master store: {data['database']}", highlight=False)
+    console.print("Golden records: " + ", ".join(
+        f"{n} {e}s" for e, n in data["golden_records"].items()))
+    last = data["last_run"]
+    console.print("Last run: never" if last is None else
+                  f"Last run: #{last['id']} {last['status']} at {last['started_at']:%Y-%m-%d %H:%M}")
+    table = Table(title="Systems")
+    for col in ("system", "connector", "streams", "quarantined"):
+        table.add_column(col)
+    for s in data["systems"]:
+        table.add_row(s["system"], s["connector"], "\n".join(s["streams"]),
+                      str(s["quarantined"]))
+    console.print(table)
+
+
+def connectors(as_json: JsonOpt = False) -> None:
+    """Installed connectors and their capabilities."""
+    found = registry.connectors()
+    rows = [{"kind": k, "class": f"{c.__module__}.{c.__qualname__}",
+             "capabilities": sorted(cap.value for cap in c.capabilities)}
+            for k, c in sorted(found.items())]
+    broken = registry.broken_connectors()
+    if as_json:
+        print_json({"connectors": rows, "broken": broken})
+        return
+    table = Table(title="Connectors")
+    for col in ("kind", "capabilities", "class"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["kind"], ", ".join(r["capabilities"]), r["class"])
+    console.print(table)
+    for name, reason in broken.items():
+        console.print(f"[yellow]! {name} failed to load:[/] {reason}", highlight=False)
+
+
+def quarantine(
+    ctx: typer.Context,
+    system: Annotated[str | None, typer.Option(help="Only this system.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open quarantined records: where they came from and why they were refused."""
+    try:
+        hub = open_hub(ctx.obj["config"])
+    except HubError as exc:
+        fail(exc)
+    q = bulk.table_of(Quarantine)
+    stmt = select(q.c.id, q.c.run_id, q.c.system, q.c.stream, q.c.direction, q.c.location,
+                  q.c.source_key, q.c.field, q.c.reason).where(q.c.status == "open")
+    if system:
+        stmt = stmt.where(q.c.system == system)
+    with hub.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(stmt.order_by(q.c.id).limit(limit))]
+    hub.close()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"Quarantine ({len(rows)} open)")
+    for col in ("id", "run", "system.stream", "where", "field", "reason"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["run_id"]), f"{r['system']}.{r['stream']}",
+                      r["location"] or r["source_key"] or "", r["field"] or "", r["reason"])
+    console.print(table)

@@ -1,0 +1,264 @@
+"""kontor.yaml: the deployment's systems, streams and custom fields, validated all at once.
+
+Loading a deployment validates the file itself, every connector's settings, every
+mapping file and every data category, and reports *every* problem with file, line and
+key path in one ``ConfigError``. Secrets are references (``${env:NAME}``), resolved here
+and handed to connectors as ``SecretStr``; a literal secret is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from connectors.base import Connector, ConnectorSettings, StreamSpec
+from hub import canonical, registry, secrets, taxonomy
+from hub.errors import ConfigError, ConfigProblem
+from hub.yamlfile import YamlDocument, load_yaml
+from mappings.engine import CompiledMapping, load_mapping
+from policies.gate import PrivacyGate
+
+DEFAULT_CONFIG = "kontor.yaml"
+FieldType = Literal["str", "int", "decimal", "date", "datetime", "bool"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomField(_Strict):
+    type: FieldType = "str"
+    category: str
+
+
+class StreamConfig(_Strict):
+    entity: Literal["customer", "employee"]
+    direction: Literal["inbound", "outbound"]
+    resource: str = Field(min_length=1)
+    key: list[str] = Field(min_length=1)
+    mapping: str
+    cursor_field: str | None = None
+    #: Outbound: the purpose (a Fides data use) the destination receives data for.
+    purpose: str | None = None
+    #: Outbound: send only golden records whose canonical fields equal these values.
+    only_if: dict[str, Any] = Field(default_factory=dict)
+
+
+class SystemConfig(_Strict):
+    connector: str
+    description: str = ""
+    settings: dict[str, Any] = Field(default_factory=dict)
+    streams: dict[str, StreamConfig] = Field(min_length=1)
+
+
+class KontorConfig(_Strict):
+    version: Literal[1] = 1
+    database: str | None = None
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    custom_fields: dict[Literal["customer", "employee"], dict[str, CustomField]] = Field(
+        default_factory=dict)
+    systems: dict[str, SystemConfig] = Field(default_factory=dict)
+
+
+@dataclass
+class Stream:
+    """One configured stream, ready to run."""
+
+    system: str
+    name: str
+    config: StreamConfig
+    spec: StreamSpec
+    mapping: CompiledMapping
+
+    @property
+    def entity(self) -> str:
+        return self.config.entity
+
+    @property
+    def label(self) -> str:
+        return f"{self.system}.{self.name}"
+
+
+@dataclass
+class System:
+    name: str
+    config: SystemConfig
+    connector_cls: type[Connector]
+    settings: ConnectorSettings
+    streams: list[Stream] = field(default_factory=list)
+
+    def connect(self, base_dir: Path) -> Connector:
+        return self.connector_cls(self.settings, system=self.name, base_dir=base_dir)
+
+
+@dataclass
+class Deployment:
+    """A loaded, validated deployment folder."""
+
+    path: Path
+    config: KontorConfig
+    systems: dict[str, System]
+    fields: dict[str, dict[str, canonical.FieldSpec]]
+    database_url: str
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def gate(self) -> PrivacyGate:
+        """The privacy gate, knowing every field's category (canonical and custom)."""
+        return PrivacyGate({e: {n: s.category for n, s in specs.items()}
+                            for e, specs in self.fields.items()})
+
+    def streams(self, direction: str, systems: list[str] | None = None) -> list[Stream]:
+        return [s for sys in self.systems.values() if not systems or sys.name in systems
+                for s in sys.streams if s.config.direction == direction]
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    """``--config``, else ``KONTOR_CONFIG``, else ``./kontor.yaml``."""
+    chosen = explicit or os.environ.get("KONTOR_CONFIG") or DEFAULT_CONFIG
+    return Path(chosen).expanduser().resolve()
+
+
+def _pydantic_problems(doc: YamlDocument, exc: ValidationError, prefix: str = ""
+                       ) -> list[ConfigProblem]:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        key_path = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        problems.append(doc.problem(key_path, message))
+    return problems
+
+
+def _field_catalog(cfg: KontorConfig, doc: YamlDocument, problems: list[ConfigProblem]
+                   ) -> dict[str, dict[str, canonical.FieldSpec]]:
+    catalog = {e: canonical.builtin_fields(e) for e in canonical.ENTITIES}
+    for entity, custom in cfg.custom_fields.items():
+        for name, cf in custom.items():
+            key_path = f"custom_fields.{entity}.{name}"
+            if name in catalog[entity]:
+                problems.append(doc.problem(key_path, f"{name!r} is already a canonical field"))
+                continue
+            try:
+                category = taxonomy.lookup(cf.category)
+            except KeyError:
+                hint = taxonomy.suggest(cf.category)
+                problems.append(doc.problem(
+                    f"{key_path}.category", f"unknown data category {cf.category!r}"
+                    + (f"; did you mean {', '.join(hint)}?" if hint else "")))
+                continue
+            catalog[entity][name] = canonical.FieldSpec(name, cf.type, category, custom=True)
+    return catalog
+
+
+def _secret_fields(model: type[ConnectorSettings]) -> set[str]:
+    return {n for n, f in model.model_fields.items()
+            if f.annotation in (SecretStr, SecretStr | None)}
+
+
+def _build_settings(name: str, sys_cfg: SystemConfig, cls: type[Connector], base_dir: Path,
+                    doc: YamlDocument, problems: list[ConfigProblem]
+                    ) -> ConnectorSettings | None:
+    prefix = f"systems.{name}.settings"
+    raw = sys_cfg.settings
+    for secret in _secret_fields(cls.settings_model):
+        value = raw.get(secret)
+        if value is not None and not secrets.is_reference(value):
+            problems.append(doc.problem(f"{prefix}.{secret}",
+                                        "secrets must be references like ${env:NAME} or "
+                                        "${file:PATH}, never literal values"))
+            return None
+    try:
+        resolved = secrets.resolve(raw, base_dir)
+    except secrets.UnresolvedSecret as exc:
+        problems.append(doc.problem(prefix, str(exc)))
+        return None
+    try:
+        return cls.settings_model.model_validate(resolved)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(doc, exc, prefix))
+        return None
+
+
+def load(path: str | Path | None = None) -> Deployment:
+    """Load and validate a deployment; raise ``ConfigError`` listing every problem."""
+    cfg_path = config_path(path)
+    doc = load_yaml(cfg_path)
+    base_dir = cfg_path.parent
+    try:
+        cfg = KontorConfig.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_problems(doc, exc)) from None
+
+    problems: list[ConfigProblem] = []
+    catalog = _field_catalog(cfg, doc, problems)
+    field_types = {e: {n: s.type for n, s in specs.items()} for e, specs in catalog.items()}
+    installed = registry.connectors()
+    systems: dict[str, System] = {}
+
+    for name, sys_cfg in cfg.systems.items():
+        cls = installed.get(sys_cfg.connector)
+        if cls is None:
+            problems.append(doc.problem(
+                f"systems.{name}.connector", f"unknown connector {sys_cfg.connector!r}; "
+                f"installed: {', '.join(sorted(installed)) or 'none'}"))
+            continue
+        settings = _build_settings(name, sys_cfg, cls, base_dir, doc, problems)
+        if settings is None:
+            continue
+        system = System(name, sys_cfg, cls, settings)
+        for stream_name, st in sys_cfg.streams.items():
+            key_path = f"systems.{name}.streams.{stream_name}"
+            if st.direction == "outbound":
+                unknown = [f for f in st.only_if if f not in catalog[st.entity]]
+                if unknown:
+                    problems.append(doc.problem(f"{key_path}.only_if",
+                                                f"unknown field {unknown[0]!r}"))
+            try:
+                mapping = load_mapping((base_dir / st.mapping).resolve(), field_types,
+                                       entity=st.entity)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+                continue
+            spec = StreamSpec(resource=st.resource, key=tuple(st.key),
+                              cursor_field=st.cursor_field)
+            system.streams.append(Stream(name, stream_name, st, spec, mapping))
+        systems[name] = system
+
+    if problems:
+        raise ConfigError(problems)
+
+    database_url = _database_url(cfg, base_dir, doc)
+    return Deployment(cfg_path, cfg, systems, catalog, database_url)
+
+
+def _database_url(cfg: KontorConfig, base_dir: Path, doc: YamlDocument) -> str:
+    url = os.environ.get("KONTOR_DATABASE_URL") or cfg.database
+    if not url:
+        return f"sqlite:///{base_dir / 'kontor.db'}"
+    try:
+        url = secrets.resolve(url, base_dir)
+    except secrets.UnresolvedSecret as exc:
+        raise ConfigError([doc.problem("database", str(exc))]) from None
+    if "://" not in url:  # a plain file name means an SQLite file
+        url = f"sqlite:///{url}"
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise ConfigError([doc.problem("database", "not a database URL (expected e.g. "
+                                       "kontor.db or postgresql://host/db)")]) from None
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url[len("sqlite:///"):]
+        if relative and relative != ":memory:":
+            url = f"sqlite:///{(base_dir / relative).resolve()}"
+    return url

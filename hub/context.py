@@ -1,0 +1,30 @@
+"""Open a deployment and its master store: what every command and the API start from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from hub import config
+from hub.store.db import make_engine
+from hub.store.migrate import upgrade
+
+
+@dataclass
+class Hub:
+    deployment: config.Deployment
+    engine: Engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_hub(config_file: str | Path | None = None, *, migrate: bool = True) -> Hub:
+    """Load and validate the deployment, connect the store, bring its schema up to date."""
+    deployment = config.load(config_file)
+    engine = make_engine(deployment.database_url)
+    if migrate:
+        upgrade(engine)
+    return Hub(deployment, engine)

@@ -1,0 +1,1 @@
+"""The master store: golden records, xrefs, history, runs, quarantine, stream state."""

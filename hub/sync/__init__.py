@@ -1,0 +1,1 @@
+"""The sync engine: inbound (system -> master store) and outbound (store -> system)."""

@@ -1,0 +1,117 @@
+"""One sync run: every inbound stream, then every outbound stream, recorded as a run.
+
+A stream whose system cannot be reached fails alone; the others go on. The run's status
+is ``success`` only when no record failed and no stream failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, update
+
+from hub.config import Deployment, Stream
+from hub.errors import ConnectorError, HubError
+from hub.store import bulk
+from hub.store.tables import SyncRun
+from hub.sync.counts import StreamCounts
+from hub.sync.inbound import InboundSync
+from hub.sync.outbound import OutboundSync
+
+log = logging.getLogger(__name__)
+
+
+class RunObserver:
+    """Receives progress; the CLI shows it as Rich progress bars."""
+
+    def stream_started(self, stream: Stream, direction: str, total: int | None) -> None: ...
+    def advance(self, stream: Stream, count: int) -> None: ...
+    def stream_finished(self, stream: Stream, counts: StreamCounts) -> None: ...
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    status: str
+    streams: list[StreamCounts] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(s.failed for s in self.streams)
+
+    @property
+    def changed(self) -> int:
+        return sum(s.created + s.updated for s in self.streams)
+
+
+def _start_run(engine: Engine, trigger: str) -> int:
+    with engine.begin() as conn:
+        result = conn.execute(bulk.table_of(SyncRun).insert().values(
+            started_at=dt.datetime.now(dt.UTC), status="running", trigger=trigger,
+            counts={}, errors=[]))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def _finish_run(engine: Engine, run_id: int, result: RunResult) -> None:
+    t = bulk.table_of(SyncRun)
+    with engine.begin() as conn:
+        conn.execute(update(t).where(t.c.id == run_id).values(
+            finished_at=dt.datetime.now(dt.UTC), status=result.status,
+            counts={f"{s.system}.{s.stream}": s.as_dict() for s in result.streams},
+            errors=[f"{s.system}.{s.stream}: {s.error}" for s in result.streams if s.error]))
+
+
+def _status(streams: list[StreamCounts]) -> str:
+    if not streams or all(s.ok for s in streams):
+        return "success"
+    if all(s.error for s in streams):
+        return "failed"
+    return "partial"
+
+
+def run_sync(deployment: Deployment, engine: Engine, *, systems: list[str] | None = None,
+             observer: RunObserver | None = None, trigger: str = "cli") -> RunResult:
+    """Inbound for every selected system, then outbound; returns the counts per stream."""
+    observer = observer or RunObserver()
+    run_id = _start_run(engine, trigger)
+    started = dt.datetime.now(dt.UTC)
+    result = RunResult(run_id, "running")
+    gate = deployment.gate()
+    try:
+        for stream in deployment.streams("inbound", systems):
+            inbound = InboundSync(deployment, stream, engine, run_id, started)
+            result.streams.append(_guarded(stream, inbound.counts, observer, None,
+                                           lambda c, p, s=inbound: s.run(c, p), deployment))
+        for stream in deployment.streams("outbound", systems):
+            outbound = OutboundSync(deployment, stream, engine, run_id, gate)
+            result.streams.append(_guarded(stream, outbound.counts, observer, outbound.total(),
+                                           lambda c, p, s=outbound: s.run(c, p), deployment))
+    except BaseException:
+        # Interrupted or crashed: never leave the run looking successful.
+        result.status = "failed"
+        _finish_run(engine, run_id, result)
+        raise
+    result.status = _status(result.streams)
+    _finish_run(engine, run_id, result)
+    return result
+
+
+def _guarded(stream: Stream, counts: StreamCounts, observer: RunObserver, total: int | None,
+             body: Callable[..., StreamCounts], deployment: Deployment) -> StreamCounts:
+    """Run one stream; a connector failure ends this stream only, with a plain message."""
+    observer.stream_started(stream, counts.direction, total)
+    system = deployment.systems[stream.system]
+    try:
+        with system.connect(deployment.base_dir) as connector:
+            body(connector, lambda n: observer.advance(stream, n))
+    except ConnectorError as exc:
+        counts.error = str(exc)
+        log.error("stream %s failed: %s", stream.label, exc)
+    except HubError as exc:
+        counts.error = str(exc)
+        log.error("stream %s failed: %s", stream.label, exc)
+    observer.stream_finished(stream, counts)
+    return counts

@@ -1,0 +1,1 @@
+"""Mappings: how one system's fields become canonical fields, and back."""
