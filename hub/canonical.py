@@ -133,7 +133,8 @@ def builtin_fields(entity: str) -> dict[str, FieldSpec]:
             continue  # bookkeeping column
         args = [a for a in getattr(info.annotation, "__args__", (info.annotation,))
                 if a is not type(None)]
-        specs[name] = FieldSpec(name, _TYPE_NAMES[args[0]],
+        python_type: type = args[0]  # type: ignore[assignment]
+        specs[name] = FieldSpec(name, _TYPE_NAMES[python_type],
                                 taxonomy.lookup(str(extra[_CATEGORY])))
     return specs
 

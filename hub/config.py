@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from connectors.base import Connector, ConnectorSettings, StreamSpec
 from hub import canonical, registry, secrets, taxonomy
@@ -127,22 +127,10 @@ def config_path(explicit: str | Path | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-def _pydantic_problems(doc: YamlDocument, exc: ValidationError, prefix: str = ""
-                       ) -> list[ConfigProblem]:
-    problems = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        key_path = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown key"
-        problems.append(doc.problem(key_path, message))
-    return problems
-
-
 def _field_catalog(cfg: KontorConfig, doc: YamlDocument, problems: list[ConfigProblem]
                    ) -> dict[str, dict[str, canonical.FieldSpec]]:
-    catalog = {e: canonical.builtin_fields(e) for e in canonical.ENTITIES}
+    catalog: dict[str, dict[str, canonical.FieldSpec]] = {
+        e: canonical.builtin_fields(e) for e in canonical.ENTITIES}
     for entity, custom in cfg.custom_fields.items():
         for name, cf in custom.items():
             key_path = f"custom_fields.{entity}.{name}"
@@ -186,7 +174,7 @@ def _build_settings(name: str, sys_cfg: SystemConfig, cls: type[Connector], base
     try:
         return cls.settings_model.model_validate(resolved)
     except ValidationError as exc:
-        problems.extend(_pydantic_problems(doc, exc, prefix))
+        problems.extend(doc.validation_problems(exc, prefix))
         return None
 
 
@@ -198,7 +186,7 @@ def load(path: str | Path | None = None) -> Deployment:
     try:
         cfg = KontorConfig.model_validate(doc.data)
     except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(doc, exc)) from None
+        raise ConfigError(doc.validation_problems(exc)) from None
 
     problems: list[ConfigProblem] = []
     catalog = _field_catalog(cfg, doc, problems)

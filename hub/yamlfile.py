@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from hub.errors import ConfigError, ConfigProblem
 
@@ -30,6 +31,16 @@ class YamlDocument:
 
     def problem(self, key_path: str, message: str) -> ConfigProblem:
         return ConfigProblem(self.where(key_path), key_path, message)
+
+    def validation_problems(self, exc: ValidationError, prefix: str = "") -> list[ConfigProblem]:
+        """pydantic's errors as problems; never the offending input (it may be a secret)."""
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            key_path = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+            message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(self.problem(key_path, message))
+        return problems
 
 
 def _index_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
@@ -69,7 +80,7 @@ def load_yaml(path: Path) -> YamlDocument:
         raise ConfigError([ConfigProblem(str(path), "", f"not UTF-8 ({exc.reason})")]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from hub.errors import MappingError
@@ -38,6 +39,13 @@ def _describe_format(fmt: str) -> str:
 
 
 def date_converters(fmt: str | None) -> tuple[Inbound, Outbound]:
+    # strptime is slow (~12 µs) and sources repeat dates a lot: remember recent texts.
+    @lru_cache(maxsize=32_768)
+    def parse_text(text: str) -> dt.date:
+        if fmt is None:
+            return dt.date.fromisoformat(text[:10])
+        return dt.datetime.strptime(text, fmt).date()
+
     def parse(value: Any) -> dt.date | None:
         if isinstance(value, dt.datetime):
             return value.date()
@@ -47,9 +55,7 @@ def date_converters(fmt: str | None) -> tuple[Inbound, Outbound]:
         if text is None:
             return None
         try:
-            if fmt is None:
-                return dt.date.fromisoformat(text[:10])
-            return dt.datetime.strptime(text, fmt).date()
+            return parse_text(text)
         except ValueError:
             expected = _describe_format(fmt) if fmt else "YYYY-MM-DD"
             raise MappingError(f"not a valid date (expected {expected})") from None
@@ -63,6 +69,10 @@ def date_converters(fmt: str | None) -> tuple[Inbound, Outbound]:
 
 
 def datetime_converters(fmt: str | None) -> tuple[Inbound, Outbound]:
+    @lru_cache(maxsize=32_768)
+    def parse_text(text: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(text) if fmt is None else dt.datetime.strptime(text, fmt)
+
     def parse(value: Any) -> dt.datetime | None:
         if isinstance(value, dt.datetime):
             return value
@@ -72,9 +82,7 @@ def datetime_converters(fmt: str | None) -> tuple[Inbound, Outbound]:
         if text is None:
             return None
         try:
-            if fmt is None:
-                return dt.datetime.fromisoformat(text)
-            return dt.datetime.strptime(text, fmt)
+            return parse_text(text)
         except ValueError:
             expected = _describe_format(fmt) if fmt else "ISO 8601"
             raise MappingError(f"not a valid date and time (expected {expected})") from None

@@ -126,11 +126,7 @@ def load_mapping(path: Path, field_types: Mapping[str, Mapping[str, str]],
     try:
         spec = MappingSpec.model_validate(doc.data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key_path = ".".join(str(p) for p in err["loc"])
-            problems.append(doc.problem(key_path, err["msg"]))
-        raise ConfigError(problems) from None
+        raise ConfigError(doc.validation_problems(exc)) from None
     problems: list[ConfigProblem] = []
     if entity is not None and spec.entity != entity:
         problems.append(doc.problem("entity", f"is {spec.entity!r} but the stream carries "

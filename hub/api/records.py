@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from hub.api.deps import ConnDep, GateDep
 from hub.api.problems import NotFound
-from hub.canonical import MODELS, business_key
+from hub.canonical import MODELS
 from hub.records import jsonable
 from hub.store import bulk
 from hub.store.tables import RecordHistory, Xref
@@ -18,6 +18,7 @@ from policies.gate import Destination, PrivacyGate
 router = APIRouter(prefix="/api/v1")
 API_READER = Destination("api", "api", purpose=None)
 _BOOKKEEPING = ("id", "version", "created_at", "updated_at")
+IdPath = Annotated[str, Path(max_length=32, description="Golden record id, e.g. C-1001")]
 
 
 def _public(entity: str, row: dict[str, Any], gate: PrivacyGate) -> dict[str, Any]:
@@ -34,8 +35,6 @@ def _public(entity: str, row: dict[str, Any], gate: PrivacyGate) -> dict[str, An
 def _register(entity: str) -> None:
     plural = f"{entity}s"
     table = bulk.table_of(MODELS[entity])
-    key = business_key(entity)
-    IdPath = Annotated[str, Path(max_length=32, description=f"Golden {entity} id")]
 
     @router.get(f"/{plural}", tags=[plural], summary=f"List golden {plural}")
     def list_records(conn: ConnDep, gate: GateDep,
@@ -83,7 +82,7 @@ def _register(entity: str) -> None:
                             .where(x.c.entity == entity, x.c.golden_id == golden_id)).all()
         return [jsonable(dict(r._mapping)) for r in rows]
 
-    _ = (list_records, get_record, history, xrefs, key)
+    _ = (list_records, get_record, history, xrefs)  # registered on the router
 
 
 for _entity in MODELS:

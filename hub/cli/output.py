@@ -11,14 +11,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from hub.errors import ConfigError, HubError
-from hub.records import _json_default
+from hub.records import json_default
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, default=_json_default, indent=2, ensure_ascii=False))
+    sys.stdout.write(json.dumps(data, default=json_default, indent=2, ensure_ascii=False))
     sys.stdout.write("\n")
 
 
@@ -27,7 +27,8 @@ def fail(error: HubError | str, *, code: int = 1) -> NoReturn:
     if isinstance(error, ConfigError):
         err_console.print(f"[bold red]{len(error.problems)} configuration problem(s):[/]")
         for p in error.problems:
-            err_console.print(f"  [red]✗[/] {p}", highlight=False, markup=False)
+            err_console.print(f"  [red]✗[/] {escape(str(p))}", highlight=False, soft_wrap=True)
     else:
-        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False,
+                          soft_wrap=True)
     raise typer.Exit(code)

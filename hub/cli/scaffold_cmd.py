@@ -42,7 +42,14 @@ def demo(
     from hub.demo import write_demo
 
     _refuse_existing(directory, force)
-    summary = write_demo(directory, customers=customers, employees=employees, seed=seed)
+    summary = write_demo(directory, customers=customers, employees=employees, seed=seed,
+                         overwrite=force)
     console.print(f"[green]✓[/] demo deployment in {directory}", highlight=False)
-    console.print(f"  {summary}", highlight=False, markup=False)
-    console.print(f"  next: cd {directory} && kontor sync", highlight=False)
+    console.print(f"  CRM {summary.customers} customers (CSV, cp1252), billing "
+                  f"{summary.billing_customers} customers (SQLite, {summary.billing_overlap} "
+                  f"also in the CRM), HR {summary.employees} employees (XML)", highlight=False)
+    console.print(f"  {len(summary.dirty)} dirty records on purpose; the sync quarantines them:",
+                  highlight=False)
+    for line in summary.dirty:
+        console.print(f"    - {line}", highlight=False, markup=False)
+    console.print(f"  next: cd {directory} && kontor check && kontor sync", highlight=False)

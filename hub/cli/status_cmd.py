@@ -30,8 +30,8 @@ def _status_data(config_file: Any) -> dict[str, Any]:
         counts = {e: conn.execute(select(func.count()).select_from(bulk.table_of(m)))
                   .scalar_one() for e, m in MODELS.items()}
         last = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(1)).first()
-        open_q = dict(conn.execute(select(q.c.system, func.count()).where(q.c.status == "open")
-                                   .group_by(q.c.system)).all())
+        open_q = {r[0]: int(r[1]) for r in conn.execute(
+            select(q.c.system, func.count()).where(q.c.status == "open").group_by(q.c.system))}
     systems = [{"system": name, "connector": s.config.connector,
                 "streams": [f"{st.name} ({st.config.direction} {st.entity})" for st in s.streams],
                 "quarantined": int(open_q.get(name, 0))}
@@ -82,7 +82,7 @@ def connectors(as_json: JsonOpt = False) -> None:
     for col in ("kind", "capabilities", "class"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["kind"], ", ".join(r["capabilities"]), r["class"])
+        table.add_row(str(r["kind"]), ", ".join(r["capabilities"]), str(r["class"]))
     console.print(table)
     for name, reason in broken.items():
         console.print(f"[yellow]! {name} failed to load:[/] {reason}", highlight=False)

@@ -59,6 +59,10 @@ def _email_variant(factory: PersonFactory, email: str) -> str:
     return shouted if roll < 0.75 else f" {shouted} "
 
 
+def _status(factory: PersonFactory) -> str:
+    return factory.rng.choices(list(STATUS_WEIGHTS), list(STATUS_WEIGHTS.values()))[0]
+
+
 def _row(person: Person, company: str, vat_id: str, email: str, status: str,
          updated: dt.datetime) -> dict[str, str | None]:
     return {"company": company or None, "first_name": person.first_name,
@@ -74,7 +78,6 @@ def make_rows(factory: PersonFactory, crm: list[CrmCustomer]) -> list[BillingRow
     clean = [c for c in crm if c.dirty is None]
     shared = rng.sample(clean, min(round(total * OVERLAP), len(clean)))
     rows: list[BillingRow] = []
-    status = lambda: rng.choices(list(STATUS_WEIGHTS), list(STATUS_WEIGHTS.values()))[0]  # noqa: E731
     for c in shared:
         moved = rng.random() < 0.2
         person = factory.moved(c.person) if moved else c.person
@@ -82,12 +85,13 @@ def make_rows(factory: PersonFactory, crm: list[CrmCustomer]) -> list[BillingRow
         start = c.changed_at + dt.timedelta(hours=1) if moved else dt.datetime(2020, 1, 1)
         updated = random_datetime(rng, start, REFERENCE)
         rows.append(BillingRow(_row(person, c.company, c.vat_id,
-                                    _email_variant(factory, person.email), status(), updated),
+                                    _email_variant(factory, person.email), _status(factory), updated),
                                crm_number=c.number, moved=moved))
     for _ in range(total - len(shared)):
         person = factory.person(factory.pick_locale(LOCALE_WEIGHTS))
         updated = random_datetime(rng, dt.datetime(2020, 1, 1), REFERENCE)
-        rows.append(BillingRow(_row(person, "", "", person.email, status(), updated), None))
+        rows.append(BillingRow(_row(person, "", "", person.email, _status(factory), updated),
+                               None))
     if rows:  # the dirty one: a new customer whose email lost its top-level domain
         i = rng.randrange(len(shared), len(rows)) if len(rows) > len(shared) else 0
         values = dict(rows[i].values, company="Schreinerei Vogt", email=BAD_EMAIL_VALUE)

@@ -16,7 +16,7 @@ PAYROLL_DDL = """CREATE TABLE employees (
     job_title        TEXT,
     hire_date        TEXT,
     termination_date TEXT,
-    salary           NUMERIC(10, 2),
+    salary           TEXT,  -- SQLite has no DECIMAL; text keeps "4250.00" exact
     iban             TEXT
 );
 """

@@ -41,8 +41,9 @@ SICK_LEAVE = ("Bandscheibenvorfall", "Burnout", "Grippaler Infekt", "Depression"
               "Knie-OP (Kreuzband)", "Long COVID", "Migräne", "Gürtelrose",
               "Armbruch nach Fahrradunfall")
 DISABILITY = ("GdB 30 (gleichgestellt)", "GdB 50", "GdB 60", "GdB 80", "GdB 100")
-DISCIPLINARY = ("Abmahnung {d}: unentschuldigtes Fehlen", "Ermahnung {d}: wiederholte "
-                "Verspätung", "Abmahnung {d}: Verstoß gegen Arbeitsschutzvorschriften",
+DISCIPLINARY = ("Abmahnung {d}: unentschuldigtes Fehlen",
+                "Ermahnung {d}: wiederholte Verspätung",
+                "Abmahnung {d}: Verstoß gegen Arbeitsschutzvorschriften",
                 "Abmahnung {d}: private Nutzung des Firmenwagens")
 BAD_BIRTH_DATE = "1987-02-31"
 

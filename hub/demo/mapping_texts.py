@@ -57,8 +57,9 @@ fields:
 HR_EMPLOYEE = """\
 # HR export (mitarbeiter.xml, one <employee> element each) -> canonical employee.
 # Dates are ISO (YYYY-MM-DD), salary is the monthly gross with a decimal point.
-# The last five fields are restricted data: the hub stores them encrypted and the
-# privacy policies decide who may ever see them.
+# The last seven fields are restricted data (bank, government ids, health, criminal
+# record, legal file): the privacy gate keeps them from every target unless a policy
+# allows it.
 entity: employee
 updated_at: geaendert_am
 

@@ -92,10 +92,10 @@ class PersonFactory:
         """(first, last, first in ASCII, last in ASCII)."""
         fake = self.faker(locale)
         if locale == "ja_JP":  # Faker pairs kanji with the romanised reading
-            first = (fake.first_name_female_pair() if gender == "f"
-                     else fake.first_name_male_pair())
-            last = fake.last_name_pair()
-            return first[0], last[0], first[2].lower(), last[2].lower()
+            given_ja = (fake.first_name_female_pair() if gender == "f"
+                        else fake.first_name_male_pair())
+            family_ja = fake.last_name_pair()
+            return given_ja[0], family_ja[0], given_ja[2].lower(), family_ja[2].lower()
         if locale == "zh_CN":
             given, family = self.rng.choice(ZH_GIVEN[gender]), self.rng.choice(ZH_SURNAMES)
             return given[0], family[0], given[1].lower(), family[1].lower()

@@ -25,6 +25,9 @@ _GREEK = dict(zip(
     ["a", "v", "g", "d", "e", "z", "i", "th", "i", "k", "l", "m", "n", "x", "o", "p",
      "r", "s", "s", "t", "y", "f", "ch", "ps", "o"], strict=True))
 
+_GREEK_PAIRS = (("ου", "ou"), ("ού", "ou"), ("Ου", "Ou"), ("αυ", "av"), ("αύ", "av"),
+                ("Αυ", "Av"), ("ευ", "ev"), ("εύ", "ev"), ("Ευ", "Ev"), ("γγ", "ng"))
+
 
 def _strip_accents(ch: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", ch)
@@ -52,8 +55,8 @@ def to_cp1252(text: str) -> str:
 
 def to_ascii(text: str) -> str:
     """Lower-case ASCII for email local parts; Cyrillic and Greek transliterated."""
-    for diphthong in ("ου", "ού", "Ου", "ΟΥ"):  # Greek "ou" is one sound, not "oy"
-        text = text.replace(diphthong, "ou")
+    for greek, latin in _GREEK_PAIRS:  # digraphs first: "ου" is "ou", not "oy"
+        text = text.replace(greek, latin)
     out = []
     for ch in text:
         if ch in _GERMAN:

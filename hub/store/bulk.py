@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.canonical import ID_PREFIX, MODELS
+from hub.store import driver_rows
 from hub.store.tables import Delivery, IdCounter, Xref
 
 # Stay well below SQLite's and PostgreSQL's bound-parameter limits in IN lists.
@@ -90,31 +91,18 @@ def claim_ids(conn: Connection, entity: str, count: int) -> list[str]:
 
 
 def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(table.insert(), rows)
+    driver_rows.insert_many(conn, table, rows)
 
 
 def update_goldens(conn: Connection, entity: str, rows: list[dict[str, Any]]) -> None:
     """Update whole golden rows by id (every row carries the same columns)."""
-    if not rows:
-        return
-    t = table_of(MODELS[entity])
-    columns = [c for c in rows[0] if c not in ("id", "created_at")]
-    stmt = (update(t).where(t.c.id == bindparam("_id"))
-            .values({c: bindparam(f"_{c}") for c in columns}))
-    conn.execute(stmt, [{f"_{k}": v for k, v in r.items()} for r in rows])
+    rows = [{k: v for k, v in r.items() if k != "created_at"} for r in rows]
+    driver_rows.update_many(conn, table_of(MODELS[entity]), rows, ["id"])
 
 
 def update_xref_hashes(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Rows of {system, entity, source_key, source_hash, last_run, updated_at}."""
-    if not rows:
-        return
-    t = table_of(Xref)
-    stmt = (update(t).where(t.c.system == bindparam("_system"), t.c.entity == bindparam("_entity"),
-                            t.c.source_key == bindparam("_source_key"))
-            .values(source_hash=bindparam("_source_hash"), last_run=bindparam("_last_run"),
-                    updated_at=bindparam("_updated_at"), golden_id=bindparam("_golden_id")))
-    conn.execute(stmt, [{f"_{k}": v for k, v in r.items()} for r in rows])
+    """Rows of {system, entity, source_key, source_hash, last_run, updated_at, golden_id}."""
+    driver_rows.update_many(conn, table_of(Xref), rows, ["system", "entity", "source_key"])
 
 
 def fetch_deliveries(conn: Connection, system: str, stream: str, ids: Sequence[str]

@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from hub.errors import StoreError
+from hub.records import to_json
 
 
 def normalise_url(url: str) -> str:
@@ -45,14 +47,16 @@ def make_engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False},
-                               hide_parameters=True)
+                               hide_parameters=True, json_serializer=to_json,
+                               json_deserializer=orjson.loads)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise StoreError(f"unsupported master-store database {safe_url(url)}: "
                          "use SQLite or PostgreSQL")
     # hide_parameters: SQL errors must not carry record values into messages and logs.
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True,
+                         json_serializer=to_json, json_deserializer=orjson.loads)
 
 
 @contextmanager

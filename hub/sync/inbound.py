@@ -136,8 +136,9 @@ class InboundSync:
         for item in changed:
             if item.golden_id is None:
                 item.golden_id = new_ids[item.extra["group"]]
+        fresh = set(new_ids)
         existing = bulk.fetch_goldens(conn, self.entity, sorted(
-            {i.golden_id for i in changed if i.golden_id not in new_ids}))  # type: ignore[misc]
+            {i.golden_id for i in changed if i.golden_id not in fresh}))  # type: ignore[misc]
         working: dict[str, dict[str, Any]] = {}
         for item in changed:
             gid: str = item.golden_id  # type: ignore[assignment]

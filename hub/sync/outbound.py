@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 from connectors.base import Connector
 from hub.canonical import MODELS
 from hub.config import Deployment, Stream
+from hub.errors import RecordProblem
 from hub.records import content_hash
 from hub.store import bulk
 from hub.store.tables import Delivery
@@ -114,7 +115,8 @@ class OutboundSync:
         result = connector.write(self.stream.spec, [to_send[g][0] for g in ids])
         rejected_keys = {key for key, _ in result.rejected}
         now = dt.datetime.now(dt.UTC)
-        deliveries, problems = [], []
+        deliveries: list[dict[str, Any]] = []
+        problems: list[tuple[RecordProblem, dict[str, Any] | None]] = []
         by_key = {to_send[g][1]: g for g in ids}
         for key, problem in result.rejected:
             gid = by_key.get(key, key)
@@ -122,7 +124,7 @@ class OutboundSync:
             problem.location = problem.location or f"golden {gid}"
             problems.append((problem, None))
         for gid in ids:
-            record, target_key, payload_hash = to_send[gid]
+            _record, target_key, payload_hash = to_send[gid]
             if target_key in rejected_keys:
                 continue
             if gid in acked:

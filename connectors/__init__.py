@@ -1,0 +1,1 @@
+"""Connectors: one module per kind of system, each a plugin behind `connectors.base.Connector`."""

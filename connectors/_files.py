@@ -1,0 +1,201 @@
+"""Helpers shared by the file-based connectors (CSV, XML).
+
+Kept private: the connector interface is ``connectors.base``; this is plumbing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+
+from connectors.base import Connector, ReadBatch, SourceRecord, StreamSpec
+from hub.errors import FatalConnectorError, RecordProblem
+
+#: Cursor prefix; the value after it is the sha256 of the file's bytes.
+HASH_PREFIX = "sha256:"
+_CHUNK = 1 << 16
+
+
+def validate_codec(value: str) -> str:
+    """Refuse an unknown encoding at configuration time, not in the middle of a run."""
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"unknown encoding {value!r}") from None
+    return value
+
+
+def resolve_directory(base_dir: Path, directory: str) -> Path:
+    path = Path(directory).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def resolve_resource(system: str, directory: Path, resource: str) -> Path:
+    """The file ``resource`` inside ``directory``; a path leaving the directory is refused.
+
+    Why: ``resource`` comes from configuration and must not reach ``../../etc/passwd``.
+    Symlinks are resolved first, so a link pointing outside is refused as well.
+    """
+    root = directory.resolve()
+    if not resource or Path(resource).is_absolute():
+        raise FatalConnectorError(f"{system}: resource {resource!r} must be a file name "
+                                  f"inside {root}")
+    path = (root / resource).resolve()
+    if path == root or not path.is_relative_to(root):
+        raise FatalConnectorError(f"{system}: resource {resource!r} escapes the directory {root}")
+    return path
+
+
+def require_file(system: str, path: Path) -> None:
+    if not path.is_file():
+        raise FatalConnectorError(f"{system}: file not found: {path}")
+    if not os.access(path, os.R_OK):
+        raise FatalConnectorError(f"{system}: file not readable: {path}")
+
+
+def check_directory(system: str, directory: Path) -> None:
+    if not directory.is_dir():
+        raise FatalConnectorError(f"{system}: directory not found: {directory}")
+    try:
+        next(os.scandir(directory), None)
+    except OSError as exc:
+        raise FatalConnectorError(f"{system}: directory not readable: {directory} "
+                                  f"({exc.strerror})") from None
+
+
+def list_files(directory: Path, suffix: str) -> list[str]:
+    if not directory.is_dir():
+        return []
+    return sorted(p.name for p in directory.iterdir()
+                  if p.is_file() and p.suffix.lower() == suffix)
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return HASH_PREFIX + digest.hexdigest()
+
+
+class HashingReader:
+    """A read-only binary stream that hashes what passes through it.
+
+    Why: the cursor must describe exactly the bytes that were read, even if the file is
+    replaced while a run is reading it.
+    """
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self._digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._digest.update(data)
+        return data
+
+    def drain(self) -> None:
+        """Read the rest, so the hash covers the whole file after an early stop."""
+        while self.read(_CHUNK):
+            pass
+
+    def cursor(self) -> str:
+        return HASH_PREFIX + self._digest.hexdigest()
+
+
+class BatchBuilder:
+    """Cuts a stream of records and problems into batches of at most ``size`` items.
+
+    A full batch is held back until the next item arrives, so the final batch (which
+    carries the cursor) is never an empty one tacked on after a full batch. Batches
+    before the last carry cursor ``None``: a file has no resumable mid-way position.
+    """
+
+    def __init__(self, size: int):
+        if size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._size = size
+        self._current = ReadBatch()
+
+    def _rotate(self) -> ReadBatch | None:
+        cur = self._current
+        if len(cur.records) + len(cur.problems) < self._size:
+            return None
+        self._current = ReadBatch()
+        return cur
+
+    def add_record(self, data: dict[str, Any], location: str) -> ReadBatch | None:
+        full = self._rotate()
+        self._current.records.append(SourceRecord(data=data, location=location))
+        return full
+
+    def add_problem(self, problem: RecordProblem) -> ReadBatch | None:
+        full = self._rotate()
+        self._current.problems.append(problem)
+        return full
+
+    def finish(self, cursor: Any) -> ReadBatch:
+        """The last batch, with the cursor; empty only when the whole stream was empty."""
+        self._current.cursor = cursor
+        return self._current
+
+
+class FileConnector(Connector):
+    """Base for connectors whose streams are files in one directory (``settings.directory``)."""
+
+    suffix: ClassVar[str]
+
+    @property
+    def directory(self) -> Path:
+        return resolve_directory(self.base_dir, self.settings.directory)  # type: ignore[attr-defined]
+
+    def _path(self, resource: str) -> Path:
+        return resolve_resource(self.system, self.directory, resource)
+
+    def check(self) -> None:
+        check_directory(self.system, self.directory)
+
+    def streams(self) -> list[str]:
+        return list_files(self.directory, self.suffix)
+
+    def _fields(self, path: Path, resource: str) -> list[dict[str, str]]:
+        """The fields of one file, for ``discover``."""
+        raise NotImplementedError
+
+    def _parse(self, source: HashingReader, path: Path, resource: str
+               ) -> Iterator[tuple[dict[str, Any], str] | RecordProblem]:
+        """Yield (record, location) per record, or a ``RecordProblem`` for a bad one."""
+        raise NotImplementedError
+
+    def discover(self, stream: StreamSpec | None = None) -> list[dict[str, Any]]:
+        names = [stream.resource] if stream else self.streams()
+        found = []
+        for name in names:
+            path = self._path(name)
+            require_file(self.system, path)
+            entry: dict[str, Any] = {"resource": name, "fields": self._fields(path, name)}
+            if stream and stream.key:
+                entry["key"] = list(stream.key)
+            found.append(entry)
+        return found
+
+    def read(self, stream: StreamSpec, *, since: Any = None, batch_size: int = 5000
+             ) -> Iterator[ReadBatch]:
+        path = self._path(stream.resource)
+        require_file(self.system, path)
+        if since is not None and since == file_hash(path):
+            return  # unchanged since the last run
+        batches = BatchBuilder(batch_size)
+        with open(path, "rb") as fh:
+            source = HashingReader(fh)
+            for item in self._parse(source, path, stream.resource):
+                full = (batches.add_problem(item) if isinstance(item, RecordProblem)
+                        else batches.add_record(*item))
+                if full:
+                    yield full
+            source.drain()  # the cursor covers the whole file, even after a parse error
+        yield batches.finish(source.cursor())

@@ -1,0 +1,141 @@
+"""The connector interface: the one small surface a plugin implements.
+
+A connector talks to one *kind* of system (CSV files, an SQL database, ...). The hub builds
+one instance per configured system from the connector's typed settings model, then asks it
+to ``check`` its connection, ``read`` a stream as batches, and ``write`` batches back.
+
+Connectors import nothing of the hub beyond this module and ``hub.errors``.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict
+
+from hub.errors import RecordProblem
+
+#: A record as a system sees it: its own column names, values as read.
+Record = dict[str, Any]
+
+
+class Capability(str, enum.Enum):
+    """What a connector can do; the hub and the conformance tests only ask for these."""
+
+    READ = "read"
+    INCREMENTAL = "incremental"
+    WRITE = "write"
+    DELETE = "delete"
+    DISCOVER = "discover"
+
+
+class ConnectorSettings(BaseModel):
+    """Base for every connector's settings model.
+
+    Unknown keys are errors (a typo must not silently fall back to a default). Secret
+    values are ``pydantic.SecretStr`` fields and arrive already resolved from their
+    ``${env:NAME}`` reference; they never appear in ``repr()``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One stream of a system: a file, a table, an endpoint.
+
+    ``resource`` is the connector's own name for it (file name, table name); ``key`` the
+    columns that identify a record in that system.
+    """
+
+    resource: str
+    key: tuple[str, ...]
+    #: Column holding the record's business update time, for incremental reads.
+    cursor_field: str | None = None
+
+
+@dataclass
+class SourceRecord:
+    """One record read from a system, with where it came from (for error messages)."""
+
+    data: Record
+    location: str
+
+
+@dataclass
+class ReadBatch:
+    """A bounded slice of a stream.
+
+    ``problems`` are the records of this slice that could not even be read (wrong column
+    count, undecodable bytes); ``cursor`` is the position after this batch, committed by
+    the hub in the same transaction as the batch's data.
+    """
+
+    records: list[SourceRecord] = field(default_factory=list)
+    problems: list[RecordProblem] = field(default_factory=list)
+    cursor: Any = None
+
+
+@dataclass
+class WriteResult:
+    """What a write did: how many records the target acknowledged, and which it refused."""
+
+    written: int = 0
+    rejected: list[tuple[str, RecordProblem]] = field(default_factory=list)
+
+
+class Connector(abc.ABC):
+    """A plugin that talks to one kind of back-office system."""
+
+    #: Short name used in kontor.yaml (``connector: csv``).
+    kind: ClassVar[str]
+    settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.READ})
+
+    def __init__(self, settings: ConnectorSettings, *, system: str, base_dir: Path):
+        """Keep settings; do not connect yet (construction must be cheap and offline).
+
+        ``base_dir`` is the deployment folder; relative paths in settings resolve against it.
+        """
+        self.settings = settings
+        self.system = system
+        self.base_dir = base_dir
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Try the connection; raise ``FatalConnectorError`` naming what is wrong."""
+
+    def streams(self) -> list[str]:
+        """Resources this system offers (file names, table names), where it can tell."""
+        return []
+
+    @abc.abstractmethod
+    def read(self, stream: StreamSpec, *, since: Any = None, batch_size: int = 5000
+             ) -> Iterator[ReadBatch]:
+        """Yield the stream as batches of at most ``batch_size`` records.
+
+        Never load a whole source: memory stays bounded by the batch size. With ``since``
+        (a cursor from an earlier batch), return only records changed after it. A bad
+        record becomes a ``RecordProblem`` in its batch; the rest of the stream goes on.
+        """
+
+    def write(self, stream: StreamSpec, records: list[Record]) -> WriteResult:
+        """Upsert ``records`` by ``stream.key``; re-sending the same batch changes nothing."""
+        raise NotImplementedError(f"connector {self.kind!r} cannot write")
+
+    def close(self) -> None:
+        """Release connections and file handles."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} system={self.system!r}>"
