@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -63,11 +64,14 @@ def _raw_bytes_handler(exc: UnicodeError) -> tuple[str | bytes, int]:
 codecs.register_error(_RAW_BYTES, _raw_bytes_handler)
 
 
+_RAW_BYTE = re.compile("[\udc00-\udcff]")
+# Anything that makes a row suspect: a NUL or an undecodable byte (checked in C, per row).
+_SUSPECT = re.compile("[\x00\udc00-\udcff]")
+
+
 def _first_raw_byte(text: str) -> int | None:
-    for ch in text:
-        if 0xDC00 <= ord(ch) <= 0xDCFF:
-            return ord(ch) - 0xDC00
-    return None
+    match = _RAW_BYTE.search(text)
+    return None if match is None else ord(match.group()) - 0xDC00
 
 
 class CsvSettings(ConnectorSettings):
@@ -177,6 +181,9 @@ def _row_problem(row: _Row, header: list[str], encoding: str) -> tuple[str, str 
         return f"cannot parse the row: {row.error}", None
     if len(row.fields) != len(header):
         return f"expected {len(header)} columns, found {len(row.fields)}", None
+    joined = "".join(row.fields)
+    if len(joined) <= MAX_FIELD and _SUSPECT.search(joined) is None:
+        return None  # the common case, decided without a Python loop over the fields
     for number, (name, value) in enumerate(zip(header, row.fields), start=1):
         bad = _first_raw_byte(value)
         if bad is not None:

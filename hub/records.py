@@ -32,8 +32,10 @@ def to_json(values: Any) -> str:
     return to_json_bytes(values).decode("utf-8")
 
 
-def jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return orjson.loads(to_json_bytes(values))  # type: ignore[no-any-return]
+def jsonable(values: dict[str, Any], *, sort: bool = True) -> dict[str, Any]:
+    """Plain JSON types only (dates as ISO strings, decimals as strings)."""
+    raw = to_json_bytes(values) if sort else orjson.dumps(values, default=json_default)
+    return orjson.loads(raw)  # type: ignore[no-any-return]
 
 
 def content_hash(values: Any) -> str:

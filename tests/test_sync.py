@@ -136,3 +136,27 @@ def test_bad_rows_are_quarantined_and_good_rows_synced(hub: Hub) -> None:
     assert "not a valid date" in by_line["customers.csv:5"].reason
     assert "column" in by_line["customers.csv:6"].reason
     assert all("1985-02-31" not in r.reason for r in rows)
+
+
+def test_quarantine_lists_each_bad_record_once_and_resolves_fixed_ones(hub: Hub) -> None:
+    from hub.store.tables import Quarantine
+    source = hub.deployment.base_dir / "data" / "source" / "customers.csv"
+    good = source.read_bytes()
+    bad_date = b"1004,Bad,Date,bad.date@example.org,1985-02-31,DE,no,,2026-01-01T00:00:00\n"
+    source.write_bytes(good + bad_date + b"1005,Too,Many\n")
+    run_sync(hub.deployment, hub.engine, systems=["shop"])
+    source.write_bytes(good + bad_date + b"1005,Too,Many\n" + b"\n")  # changed, same errors
+    run_sync(hub.deployment, hub.engine, systems=["shop"])
+    q = bulk.table_of(Quarantine)
+    with hub.engine.connect() as conn:
+        open_rows = conn.execute(select(q.c.location).where(q.c.status == "open")).all()
+    assert sorted(r.location for r in open_rows) == ["customers.csv:5", "customers.csv:6"]
+
+    source.write_bytes(good + bad_date.replace(b"1985-02-31", b"1985-02-28"))
+    result = run_sync(hub.deployment, hub.engine, systems=["shop"])
+    assert result.status == "success" and result.streams[0].created == 1
+    with hub.engine.connect() as conn:
+        statuses = [tuple(r) for r in conn.execute(select(q.c.run_id, q.c.status)
+                                                   .where(q.c.source_key == "1004")
+                                                   .order_by(q.c.id))]
+    assert statuses == [(1, "superseded"), (2, "resolved")]

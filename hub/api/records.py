@@ -29,7 +29,7 @@ def _public(entity: str, row: dict[str, Any], gate: PrivacyGate) -> dict[str, An
     released, _ = gate.release(entity, values, API_READER)
     provenance = {k: v for k, v in (row.get("provenance") or {}).items() if k in released}
     return jsonable({**{k: row[k] for k in _BOOKKEEPING}, **released,
-                     "provenance": provenance})
+                     "provenance": provenance}, sort=False)
 
 
 def _register(entity: str) -> None:

@@ -13,8 +13,15 @@ from rich.markup import escape
 from hub.errors import ConfigError, HubError
 from hub.records import json_default
 
-console = Console()
-err_console = Console(stderr=True)
+def _console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr)
+    if not console.is_terminal:  # piped or captured: Rich would assume 80 columns
+        console.width = max(console.width, 120)
+    return console
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 def print_json(data: Any) -> None:

@@ -118,6 +118,8 @@ def _summary(result: RunResult, problems: list[dict[str, str | None]]) -> None:
         console.print(f"[red]{len(problems)} record(s) quarantined:[/]")
         for p in problems[:50]:
             where = p["location"] or f"{p['system']}.{p['stream']}"
+            if p["source_key"] and p["location"] and "csv:" not in p["location"]:
+                where += f" (key {p['source_key']})"
             field = f" field {p['field']}:" if p["field"] else ""
             console.print(f"  ✗ {where}{field} {p['reason']}", markup=False, highlight=False)
         if len(problems) > 50:

@@ -45,12 +45,16 @@ class InboundSync:
         self.builtin = [n for n, s in specs.items() if not s.custom]
         self.custom = [n for n, s in specs.items() if s.custom]
         self.batch_size = deployment.config.batch_size
+        self.settle = False
         self.counts = StreamCounts(stream.system, stream.name, "inbound", self.entity)
 
     # -- public ---------------------------------------------------------------------------
 
     def run(self, connector: Connector, progress: Progress | None = None) -> StreamCounts:
         since = self._load_cursor()
+        with self.engine.connect() as conn:
+            # Only pay for settling old quarantine entries when there are any.
+            self.settle = quarantine.has_open(conn, self.stream.system, self.stream.name)
         for batch in connector.read(self.stream.spec, since=since,
                                     batch_size=self.batch_size):
             self._process(batch)
@@ -117,6 +121,10 @@ class InboundSync:
         self.counts.failed += len(problems)
         now = _utcnow()
         with self.engine.begin() as conn:
+            if self.settle:
+                quarantine.settle(conn, system=self.stream.system, stream=self.stream.name,
+                                  passed_keys=[i.source_key for i in items],
+                                  failed=[p for p, _ in problems])
             if items:
                 self._store(conn, items, now)
             quarantine.save(conn, quarantine.quarantine_rows(
