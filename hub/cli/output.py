@@ -13,6 +13,7 @@ from rich.markup import escape
 from hub.errors import ConfigError, HubError
 from hub.records import json_default
 
+
 def _console(stderr: bool = False) -> Console:
     console = Console(stderr=stderr)
     if not console.is_terminal:  # piped or captured: Rich would assume 80 columns
