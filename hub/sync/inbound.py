@@ -18,7 +18,7 @@ from hub import match, merge
 from hub.canonical import MODELS
 from hub.config import Deployment, Stream
 from hub.errors import MappingError, RecordProblem
-from hub.records import Incoming, content_hash, jsonable
+from hub.records import Incoming, content_hash
 from hub.store import bulk
 from hub.store.tables import RecordHistory, StreamState, Xref
 from hub.sync import quarantine
@@ -190,7 +190,7 @@ class InboundSync:
             if values_changed or gid not in existing:
                 data = {f: row[f] for f in self.builtin} | {"custom": row["custom"]}
                 history.append({"entity": self.entity, "golden_id": gid,
-                                "version": row["version"], "data": jsonable(data),
+                                "version": row["version"], "data": data,
                                 "system": self.stream.system, "run_id": self.run_id,
                                 "changed_at": now})
         bulk.insert_rows(conn, table, inserts)
