@@ -1,6 +1,8 @@
-"""Helpers shared by the file-based connectors (CSV, XML).
+"""Plumbing shared by the file-based connectors (CSV, fixed-width, XML).
 
-Kept private: the connector interface is ``connectors.base``; this is plumbing.
+Kept private: the connector interface is ``connectors.base``. A file stream is one file
+(``resource: people.csv``) or, in drop-folder mode, every file matching a pattern
+(``resource: "orders_*.csv"``, see ``connectors._dropfolder``).
 """
 
 from __future__ import annotations
@@ -8,11 +10,14 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO
 
-from connectors.base import Connector, ReadBatch, SourceRecord, StreamSpec
+from pydantic import field_validator
+
+from connectors import _dropfolder as folder
+from connectors.base import Connector, ConnectorSettings, ReadBatch, SourceRecord, StreamSpec
 from hub.errors import FatalConnectorError, RecordProblem
 
 #: Cursor prefix; the value after it is the sha256 of the file's bytes.
@@ -144,23 +149,56 @@ class BatchBuilder:
         return self._current
 
 
+class FileSettings(ConnectorSettings):
+    """Settings every file connector has."""
+
+    #: Folder holding the files; relative to the deployment folder.
+    directory: str = "."
+    #: Drop-folder mode (a stream resource with ``*``, ``?`` or ``[``): each file is moved
+    #: here after the hub committed its records. Relative to the deployment folder.
+    archive_directory: str | None = None
+    #: File name ending that ``streams()`` lists (e.g. ".csv", ".tsv").
+    suffix: str = ""
+
+    @field_validator("suffix")
+    @classmethod
+    def _dot(cls, value: str) -> str:
+        if value and (not value.startswith(".") or "/" in value):
+            raise ValueError('must start with "." (e.g. ".csv")')
+        return value.lower()
+
+
 class FileConnector(Connector):
     """Base for connectors whose streams are files in one directory (``settings.directory``)."""
 
-    suffix: ClassVar[str]
+    settings: FileSettings
 
     @property
     def directory(self) -> Path:
-        return resolve_directory(self.base_dir, self.settings.directory)  # type: ignore[attr-defined]
+        return resolve_directory(self.base_dir, self.settings.directory)
+
+    @property
+    def archive(self) -> Path | None:
+        """Where drop-folder files go after reading, if anywhere."""
+        name = self.settings.archive_directory
+        return None if name is None else resolve_directory(self.base_dir, name)
 
     def _path(self, resource: str) -> Path:
         return resolve_resource(self.system, self.directory, resource)
 
+    def _write_path(self, resource: str) -> Path:
+        if folder.is_pattern(resource):
+            raise FatalConnectorError(f"{self.system}: cannot write to the pattern "
+                                      f"{resource!r}; an outbound stream names one file")
+        return self._path(resource)
+
     def check(self) -> None:
         check_directory(self.system, self.directory)
+        if self.archive is not None:
+            folder.check_archive(self.system, self.archive)
 
     def streams(self) -> list[str]:
-        return list_files(self.directory, self.suffix)
+        return list_files(self.directory, self.settings.suffix)
 
     def _fields(self, path: Path, resource: str) -> list[dict[str, str]]:
         """The fields of one file, for ``discover``."""
@@ -175,9 +213,14 @@ class FileConnector(Connector):
         names = [stream.resource] if stream else self.streams()
         found = []
         for name in names:
-            path = self._path(name)
-            require_file(self.system, path)
-            entry: dict[str, Any] = {"resource": name, "fields": self._fields(path, name)}
+            if folder.is_pattern(name):  # a drop folder: its first file stands for all
+                files = folder.matching_files(self.system, self.directory, name)
+                fields = self._fields(files[0], files[0].name) if files else []
+            else:
+                path = self._path(name)
+                require_file(self.system, path)
+                fields = self._fields(path, name)
+            entry: dict[str, Any] = {"resource": name, "fields": fields}
             if stream and stream.key:
                 entry["key"] = list(stream.key)
             found.append(entry)
@@ -185,17 +228,49 @@ class FileConnector(Connector):
 
     def read(self, stream: StreamSpec, *, since: Any = None, batch_size: int = 5000
              ) -> Iterator[ReadBatch]:
+        if folder.is_pattern(stream.resource):
+            yield from self._read_folder(stream.resource, since, batch_size)
+            return
         path = self._path(stream.resource)
         require_file(self.system, path)
         if since is not None and since == file_hash(path):
             return  # unchanged since the last run
         batches = BatchBuilder(batch_size)
+        cursor = yield from self._read_file(path, stream.resource, batches)
+        yield batches.finish(cursor)
+
+    def _read_file(self, path: Path, resource: str, batches: BatchBuilder
+                   ) -> Generator[ReadBatch, None, str]:
+        """Yield the full batches of one file; return the file's cursor (its hash)."""
         with open(path, "rb") as fh:
             source = HashingReader(fh)
-            for item in self._parse(source, path, stream.resource):
+            for item in self._parse(source, path, resource):
                 full = (batches.add_problem(item) if isinstance(item, RecordProblem)
                         else batches.add_record(*item))
                 if full:
                     yield full
             source.drain()  # the cursor covers the whole file, even after a parse error
-        yield batches.finish(source.cursor())
+        return source.cursor()
+
+    def _read_folder(self, pattern: str, since: Any, batch_size: int) -> Iterator[ReadBatch]:
+        """Drop-folder mode: every matching file in name order, archived once committed."""
+        files = folder.matching_files(self.system, self.directory, pattern)
+        archive = self.archive
+        if archive is not None:
+            folder.check_archive(self.system, archive)
+        if since is not None and since == folder.folder_cursor(
+                [(p.name, file_hash(p)) for p in files]):
+            return  # the same files, unchanged, and nothing archives them
+        done: list[tuple[str, str]] = []
+        for number, path in enumerate(files, start=1):
+            batches = BatchBuilder(batch_size)
+            done.append((path.name, (yield from self._read_file(path, path.name, batches))))
+            last = number == len(files)
+            final = batches.finish(folder.folder_cursor(done) if last else None)
+            if final.records or final.problems or last:
+                yield final
+            # Resumed: the hub has committed every batch of this file, so it may go.
+            if archive is not None:
+                folder.archive_file(self.system, path, archive)
+        if not files:
+            yield ReadBatch(cursor=folder.folder_cursor([]))

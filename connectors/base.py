@@ -2,7 +2,9 @@
 
 A connector talks to one *kind* of system (CSV files, an SQL database, ...). The hub builds
 one instance per configured system from the connector's typed settings model, then asks it
-to ``check`` its connection, ``read`` a stream as batches, and ``write`` batches back.
+to ``check`` its connection, ``discover`` its streams, ``read`` a stream as batches, and
+``write`` or ``delete`` batches. A connector declares in ``capabilities`` which of these it
+offers; the hub and the conformance kit (``hub.testing``) ask for nothing else.
 
 Connectors import nothing of the hub beyond this module and ``hub.errors``.
 """
@@ -11,12 +13,12 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from hub.errors import RecordProblem
 
@@ -27,11 +29,11 @@ Record = dict[str, Any]
 class Capability(str, enum.Enum):
     """What a connector can do; the hub and the conformance tests only ask for these."""
 
-    READ = "read"
-    INCREMENTAL = "incremental"
-    WRITE = "write"
-    DELETE = "delete"
-    DISCOVER = "discover"
+    READ = "read"  #: ``read`` a whole stream
+    INCREMENTAL = "incremental"  #: ``read(since=cursor)`` returns only what changed since
+    WRITE = "write"  #: ``write``: idempotent upsert by key
+    DELETE = "delete"  #: ``delete`` by key
+    DISCOVER = "discover"  #: ``discover`` streams, fields, types and keys
 
 
 class ConnectorSettings(BaseModel):
@@ -43,6 +45,12 @@ class ConnectorSettings(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def secret_fields(cls) -> list[str]:
+        """Names of the fields typed ``SecretStr`` (or ``SecretStr | None``)."""
+        return [name for name, info in cls.model_fields.items()
+                if info.annotation in (SecretStr, SecretStr | None)]
 
 
 @dataclass(frozen=True)
@@ -124,9 +132,36 @@ class Connector(abc.ABC):
         record becomes a ``RecordProblem`` in its batch; the rest of the stream goes on.
         """
 
+    def discover(self, stream: StreamSpec | None = None) -> list[dict[str, Any]]:
+        """Describe ``stream`` (or every stream) as the system declares it (``DISCOVER``).
+
+        One dict per stream: ``{"resource": str, "fields": [{"name": str, "type": str}],
+        "key": [str]}`` (``key`` when the system or ``stream`` names one). Field names are
+        exactly the ones ``read`` returns. No values: sample values, where wanted, are read
+        with ``read`` so that showing them stays the caller's explicit choice.
+        """
+        raise NotImplementedError(f"connector {self.kind!r} cannot discover")
+
     def write(self, stream: StreamSpec, records: list[Record]) -> WriteResult:
-        """Upsert ``records`` by ``stream.key``; re-sending the same batch changes nothing."""
+        """Upsert ``records`` by ``stream.key``; re-sending the same batch changes nothing.
+
+        A record the target refuses goes to ``WriteResult.rejected`` under its key text
+        (the key values joined by ``|``, or ``#n`` for the n-th record when it has no key);
+        the rest of the batch is still written.
+        """
         raise NotImplementedError(f"connector {self.kind!r} cannot write")
+
+    def delete(self, stream: StreamSpec, keys: Sequence[str | Sequence[Any]]) -> WriteResult:
+        """Remove the records whose ``stream.key`` values are ``keys`` (``DELETE``).
+
+        A key is a tuple of values in the order of ``stream.key``, or its key text (the
+        values joined by ``|``, as the hub stores a delivered record's target key; see
+        ``connectors._keys.key_values``). Idempotent: a key that is already absent counts
+        as done, so re-sending a batch changes nothing. ``written`` counts the keys the
+        target acknowledged; a key it refuses (e.g. still referenced) goes to ``rejected``
+        under its key text, and the other keys are removed.
+        """
+        raise NotImplementedError(f"connector {self.kind!r} cannot delete")
 
     def close(self) -> None:
         """Release connections and file handles."""

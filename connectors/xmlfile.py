@@ -1,99 +1,116 @@
-"""XML files in a directory: every element named ``record_tag`` is one record.
+"""XML exports, from files in a directory or over HTTP: each ``record_path`` element is a record.
 
-Parsing streams through ``defusedxml`` (entity declarations and external references are
-refused, so XML bombs cannot expand) and drops each element once it has been turned into
-a record, so memory stays bounded by the batch size, not by the file.
+Parsing streams (``connectors.xml_records``: hardened lxml iterparse) and each record is
+flattened into a dict ("@id", "name", "address.city"), so memory stays bounded by the
+batch size, not by the file.
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
+from urllib.parse import urlsplit
 
-import defusedxml.ElementTree as DET
-from defusedxml import DefusedXmlException
-from pydantic import field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from connectors import xml_http
 from connectors._files import (
+    BatchBuilder,
     FileConnector,
+    FileSettings,
     HashingReader,
-    validate_codec,
+    file_hash,
 )
-from connectors.base import Capability, ConnectorSettings
-from hub.errors import FatalConnectorError, RecordProblem
+from connectors.base import Capability, ConnectorSettings, ReadBatch, StreamSpec
+from connectors.xml_records import RecordPath, libxml2_encoding, records
+from hub.errors import RecordProblem
 
 #: How many records ``discover`` looks at to learn a file's fields.
 DISCOVER_SAMPLE = 100
 
 
-class XmlSettings(ConnectorSettings):
-    directory: str = "."
-    #: Element name of one record, e.g. "employee" (a namespace may be given as "{uri}name").
-    record_tag: str
+class XmlSettings(FileSettings):
+    """Where the XML comes from (``directory`` or ``url``) and which elements are records."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)  # never echo a password back
+
+    suffix: str = ".xml"
+    #: Path of a record element, e.g. "export/employees/employee" ("/..." = from the
+    #: document element; otherwise the end of the path). Steps may use ``namespaces``.
+    record_path: str | None = None
+    #: Shorthand for a one-step ``record_path`` (the record element's name).
+    record_tag: str | None = None
+    #: Prefix -> namespace URI, for ``record_path`` steps like "hr:employee".
+    namespaces: dict[str, str] = Field(default_factory=dict)
     #: Overrides the encoding the XML declares; None trusts the document.
     encoding: str | None = None
-
-    @field_validator("record_tag")
-    @classmethod
-    def _tag(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
+    #: HTTP(S) base url instead of ``directory``; a stream's resource is relative to it.
+    url: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    #: Seconds to wait for the server to answer (and between chunks of the download).
+    timeout: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("encoding")
     @classmethod
     def _codec(cls, value: str | None) -> str | None:
-        return None if value is None else validate_codec(value)
+        return None if value is None else libxml2_encoding(value)
 
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// url")
+        if parts.username or parts.password:
+            raise ValueError("must not contain credentials; set `username` and "
+                             "`password: ${env:NAME}` instead")
+        return value
 
-def _local(tag: str) -> str:
-    """Tag or attribute name without its "{namespace}" part."""
-    return tag.rsplit("}", 1)[-1]
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.record_path is None) == (self.record_tag is None):
+            raise ValueError("set exactly one of `record_path` and `record_tag`")
+        RecordPath.parse(self.path_text, self.namespaces)  # raises ValueError if bad
+        if self.url is not None and (self.directory != "." or self.archive_directory):
+            raise ValueError("`url` replaces `directory` and `archive_directory`; set one")
+        if self.password is not None and self.username is None:
+            raise ValueError("`password` needs a `username`")
+        return self
 
+    @property
+    def path_text(self) -> str:
+        return self.record_path or self.record_tag or ""
 
-def _add(out: dict[str, Any], key: str, value: str) -> None:
-    """Set a field; a repeated field becomes a list of its values."""
-    if key not in out:
-        out[key] = value
-    elif isinstance(out[key], list):
-        out[key].append(value)
-    else:
-        out[key] = [out[key], value]
-
-
-def _flatten(record: ET.Element) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in record.attrib.items():
-        _add(out, f"@{_local(name)}", value)
-    for child in record:
-        _walk(child, _local(child.tag), out)
-    return out
-
-
-def _walk(elem: ET.Element, prefix: str, out: dict[str, Any]) -> None:
-    for name, value in elem.attrib.items():
-        _add(out, f"{prefix}.@{_local(name)}", value)
-    text = (elem.text or "").strip()
-    if len(elem) == 0:
-        _add(out, prefix, text)
-        return
-    if text:  # mixed content: keep the element's own text too
-        _add(out, prefix, text)
-    for child in elem:
-        _walk(child, f"{prefix}.{_local(child.tag)}", out)
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        if self.username is None:
+            return None
+        secret = self.password.get_secret_value() if self.password else ""
+        return self.username, secret
 
 
 class XmlConnector(FileConnector):
-    """Reads records out of XML files in one directory."""
+    """Reads records out of XML files in one directory, or from an HTTP(S) server."""
 
     kind: ClassVar[str] = "xml"
-    suffix: ClassVar[str] = ".xml"
     settings_model: ClassVar[type[ConnectorSettings]] = XmlSettings
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.READ, Capability.DISCOVER})
     settings: XmlSettings
+
+    @property
+    def _record_path(self) -> RecordPath:
+        return RecordPath.parse(self.settings.path_text, self.settings.namespaces)
+
+    def _records(self, source: Any, path: Path, resource: str) -> Iterator[tuple[str, Any]]:
+        if path.stat().st_size == 0:
+            return  # an empty file holds no records; not worth a problem
+        yield from records(source, self._record_path, encoding=self.settings.encoding,
+                           system=self.system, where=resource)
 
     def _fields(self, path: Path, resource: str) -> list[dict[str, str]]:
         fields: dict[str, str] = {}
@@ -118,42 +135,44 @@ class XmlConnector(FileConnector):
                 yield RecordProblem(reason=reason, system=self.system, stream=resource,
                                     location=f"{resource}:line {line}")
 
-    def _records(self, source: Any, path: Path, resource: str
-                 ) -> Iterator[tuple[str, Any]]:
-        """("record", fields) per record; at most one final ("problem", (line, reason))."""
-        if path.stat().st_size == 0:
-            return  # an empty file holds no records; not worth a problem
-        tag = self.settings.record_tag
-        parser = DET.DefusedXMLParser(target=ET.TreeBuilder(), encoding=self.settings.encoding,
-                                      forbid_dtd=False, forbid_entities=True,
-                                      forbid_external=True)
-        open_elems: list[ET.Element] = []
-        depth = 0  # how many record elements are open (records may not nest)
-        try:
-            for event, elem in ET.iterparse(source, events=("start", "end"), parser=parser):
-                is_record = elem.tag == tag or _local(elem.tag) == tag
-                if event == "start":
-                    open_elems.append(elem)
-                    depth += is_record
-                    continue
-                open_elems.pop()
-                if is_record:
-                    depth -= 1
-                if depth:
-                    continue  # part of an open record: kept until the record ends
-                if is_record:
-                    yield "record", _flatten(elem)
-                # Drop what has been handled, so the tree never grows with the file.
-                elem.clear()
-                if open_elems:
-                    open_elems[-1].remove(elem)
-        except DefusedXmlException as exc:
-            raise FatalConnectorError(
-                f"{self.system}: {path}: entity declarations are forbidden "
-                f"({type(exc).__name__}); refusing the file as a possible XML bomb") from None
-        except ET.ParseError as exc:
-            line, column = exc.position
-            message = str(exc).split(": line ")[0]
-            reason = (f"malformed XML in {resource} at line {line}, column {column}: "
-                      f"{message}; the rest of the file was not read")
-            yield "problem", (line, reason)
+    # -- over HTTP ----------------------------------------------------------------------
+
+    def _fetch(self, resource: str) -> Any:
+        url = xml_http.resource_url(self.settings.url or "", resource)
+        return xml_http.download(self.system, url, auth=self.settings.auth,
+                                 timeout=self.settings.timeout)
+
+    def check(self) -> None:
+        if self.settings.url is None:
+            super().check()
+            return
+        xml_http.probe(self.system, self.settings.url, auth=self.settings.auth,
+                       timeout=self.settings.timeout)
+
+    def streams(self) -> list[str]:
+        return [] if self.settings.url else super().streams()
+
+    def discover(self, stream: StreamSpec | None = None) -> list[dict[str, Any]]:
+        if self.settings.url is None:
+            return super().discover(stream)
+        if stream is None:
+            return []  # a server offers no listing to discover streams from
+        with self._fetch(stream.resource) as path:
+            entry: dict[str, Any] = {"resource": stream.resource,
+                                     "fields": self._fields(path, stream.resource)}
+        if stream.key:
+            entry["key"] = list(stream.key)
+        return [entry]
+
+    def read(self, stream: StreamSpec, *, since: Any = None, batch_size: int = 5000
+             ) -> Iterator[ReadBatch]:
+        if self.settings.url is None:
+            yield from super().read(stream, since=since, batch_size=batch_size)
+            return
+        with self._fetch(stream.resource) as path:
+            batches = BatchBuilder(batch_size)
+            if since is not None and since == file_hash(path):
+                return  # the server sends what it sent last time
+            cursor = yield from self._read_file(path, stream.resource, batches)
+            yield batches.finish(cursor)
+

@@ -20,9 +20,13 @@ from sqlalchemy.exc import ArgumentError
 from connectors.base import Connector, ConnectorSettings, StreamSpec
 from hub import canonical, registry, secrets, taxonomy
 from hub.errors import ConfigError, ConfigProblem
+from hub.matching import settings as mm_settings
 from hub.yamlfile import YamlDocument, load_yaml
 from mappings.engine import CompiledMapping, load_mapping
+from policies import keys
 from policies.gate import PrivacyGate
+from policies.keys import Keyring
+from policies.load import PolicySet, load_policies
 
 DEFAULT_CONFIG = "kontor.yaml"
 FieldType = Literal["str", "int", "decimal", "date", "datetime", "bool"]
@@ -48,11 +52,16 @@ class StreamConfig(_Strict):
     purpose: str | None = None
     #: Outbound: send only golden records whose canonical fields equal these values.
     only_if: dict[str, Any] = Field(default_factory=dict)
+    #: Inbound: every read that returns records returns all of them, so a record missing
+    #: from it was deleted at the source. Default: no cursor_field and no wildcard resource.
+    full_snapshot: bool | None = None
 
 
 class SystemConfig(_Strict):
     connector: str
     description: str = ""
+    #: ISO 3166 alpha-2: phone numbers without a country code, postal-code formats.
+    default_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     settings: dict[str, Any] = Field(default_factory=dict)
     streams: dict[str, StreamConfig] = Field(min_length=1)
 
@@ -61,9 +70,19 @@ class KontorConfig(_Strict):
     version: Literal[1] = 1
     database: str | None = None
     batch_size: int = Field(default=5000, ge=1, le=100_000)
+    #: Folder of policy files (every *.yaml in it), relative to kontor.yaml.
+    policies: str = "policies"
+    #: Master-key file; KONTOR_MASTER_KEY in the environment takes precedence.
+    keyring: str = ".kontor/keyring.json"
     custom_fields: dict[Literal["customer", "employee"], dict[str, CustomField]] = Field(
         default_factory=dict)
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
+    # Match & merge (hub/matching/settings.py): rules, survivorship, delete policy.
+    matching: dict[Literal["customer", "employee"], mm_settings.EntityMatching] = Field(
+        default_factory=dict)
+    survivorship: dict[Literal["customer", "employee"], mm_settings.EntitySurvivorship] = \
+        Field(default_factory=dict)
+    deletes: mm_settings.DeletePolicy = Field(default_factory=mm_settings.DeletePolicy)
 
 
 @dataclass
@@ -106,15 +125,25 @@ class Deployment:
     systems: dict[str, System]
     fields: dict[str, dict[str, canonical.FieldSpec]]
     database_url: str
+    policy_set: PolicySet = field(default_factory=PolicySet)
+
+    @property
+    def keyring_path(self) -> Path:
+        return (self.base_dir / self.config.keyring).resolve()
+
+    def keyring(self) -> Keyring:
+        """The master keys; ``ConfigError`` naming what to do when there are none."""
+        return keys.load(self.keyring_path)
 
     @property
     def base_dir(self) -> Path:
         return self.path.parent
 
-    def gate(self) -> PrivacyGate:
-        """The privacy gate, knowing every field's category (canonical and custom)."""
+    def gate(self, keyring: Keyring | None = None) -> PrivacyGate:
+        """The privacy gate: every field's category, the policies, and the keys."""
         return PrivacyGate({e: {n: s.category for n, s in specs.items()}
-                            for e, specs in self.fields.items()})
+                            for e, specs in self.fields.items()},
+                           self.policy_set, keyring if keyring is not None else self.keyring())
 
     def streams(self, direction: str, systems: list[str] | None = None) -> list[Stream]:
         return [s for sys in self.systems.values() if not systems or sys.name in systems
@@ -214,7 +243,7 @@ def load(path: str | Path | None = None) -> Deployment:
                                                 f"unknown field {unknown[0]!r}"))
             try:
                 mapping = load_mapping((base_dir / st.mapping).resolve(), field_types,
-                                       entity=st.entity)
+                                       entity=st.entity, default_region=sys_cfg.default_region)
             except ConfigError as exc:
                 problems.extend(exc.problems)
                 continue
@@ -223,11 +252,21 @@ def load(path: str | Path | None = None) -> Deployment:
             system.streams.append(Stream(name, stream_name, st, spec, mapping))
         systems[name] = system
 
+    problems.extend(mm_settings.check(cfg, catalog, set(cfg.systems), doc))
+    policy_set = PolicySet()
+    destinations = set(systems) | {s.label for sys in systems.values() for s in sys.streams}
+    try:
+        policy_set = load_policies((base_dir / cfg.policies).resolve(),
+                                   {e: set(specs) for e, specs in catalog.items()},
+                                   destinations)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+
     if problems:
         raise ConfigError(problems)
 
     database_url = _database_url(cfg, base_dir, doc)
-    return Deployment(cfg_path, cfg, systems, catalog, database_url)
+    return Deployment(cfg_path, cfg, systems, catalog, database_url, policy_set)
 
 
 def _database_url(cfg: KontorConfig, base_dir: Path, doc: YamlDocument) -> str:

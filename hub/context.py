@@ -10,12 +10,14 @@ from sqlalchemy import Engine
 from hub import config
 from hub.store.db import make_engine
 from hub.store.migrate import upgrade
+from hub.store.sealing import Sealer
 
 
 @dataclass
 class Hub:
     deployment: config.Deployment
     engine: Engine
+    sealer: Sealer
 
     def close(self) -> None:
         self.engine.dispose()
@@ -24,7 +26,8 @@ class Hub:
 def open_hub(config_file: str | Path | None = None, *, migrate: bool = True) -> Hub:
     """Load and validate the deployment, connect the store, bring its schema up to date."""
     deployment = config.load(config_file)
+    keyring = deployment.keyring()  # fails early, in plain words, when the key is missing
     engine = make_engine(deployment.database_url)
     if migrate:
         upgrade(engine)
-    return Hub(deployment, engine)
+    return Hub(deployment, engine, Sealer(keyring, deployment.fields))

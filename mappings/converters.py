@@ -8,7 +8,6 @@ never echo the value, which may be restricted.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import unicodedata
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -20,7 +19,6 @@ from hub.errors import MappingError
 Inbound = Callable[[Any], Any]
 Outbound = Callable[[Any], Any]
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TRUE = ("true", "1", "yes", "y", "ja", "j", "x", "oui", "si")
 _FALSE = ("false", "0", "no", "n", "nein", "non", "")
 
@@ -169,38 +167,12 @@ def bool_converters(true_values: list[str] | None, false_values: list[str] | Non
     return parse, render
 
 
-def text_converters(normalise: list[str]) -> tuple[Inbound, Outbound]:
-    steps: list[Callable[[str], str]] = []
-    for name in normalise:
-        if name == "lower":
-            steps.append(str.lower)
-        elif name == "upper":
-            steps.append(str.upper)
-        elif name == "title":
-            steps.append(str.title)
-        elif name == "collapse_spaces":
-            steps.append(lambda s: " ".join(s.split()))
-        elif name == "email":
-            steps.append(_normalise_email)
-        else:  # validated when the mapping loads; kept as a guard
-            raise ValueError(f"unknown normaliser {name!r}")
-
+def text_converters(step: Callable[[str], str] | None) -> tuple[Inbound, Outbound]:
+    """Clean text (NFC, trimmed, blank as missing), then apply the normalisers' ``step``."""
     def parse(value: Any) -> str | None:
         text = clean_text(value)
-        if text is None:
-            return None
-        for step in steps:
-            text = step(text)
-        return text
+        if text is None or step is None:
+            return text
+        return step(text) or None
 
     return parse, lambda v: v
-
-
-def _normalise_email(text: str) -> str:
-    text = text.lower()
-    if not _EMAIL.match(text):
-        raise MappingError("not an email address")
-    return text
-
-
-NORMALISERS = ("lower", "upper", "title", "collapse_spaces", "email")

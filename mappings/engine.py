@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,22 +13,29 @@ from pydantic import ValidationError
 from hub.errors import ConfigError, ConfigProblem, MappingError
 from hub.yamlfile import load_yaml
 from mappings import converters as conv
+from mappings import normalise, plugins, splitjoin
+from mappings.expr import Expression, ExpressionError
 from mappings.spec import FieldMap, MappingSpec
+
+Reader = Callable[[Mapping[str, Any]], Any]
 
 
 @dataclass(frozen=True)
 class _CompiledField:
     name: str  # canonical field
-    column: str  # the system's column
+    fm: FieldMap
+    label: str  # where the value comes from, for messages: "column 'PLZ'"
+    read: Reader
     parse: conv.Inbound
     render: conv.Outbound
-    default: Any
-    required: bool
-    values: Mapping[str, Any] | None
+    transform: plugins.Transform | None
+    out_transform: plugins.Transform | None
     reverse_values: Mapping[Any, str] | None
+    postal: bool  # checked against the record's country after every field is mapped
 
 
-def _converters(type_name: str, fm: FieldMap) -> tuple[conv.Inbound, conv.Outbound]:
+def _converters(type_name: str, fm: FieldMap, region: str | None
+                ) -> tuple[conv.Inbound, conv.Outbound]:
     if type_name == "date":
         return conv.date_converters(fm.format)
     if type_name == "datetime":
@@ -39,28 +46,66 @@ def _converters(type_name: str, fm: FieldMap) -> tuple[conv.Inbound, conv.Outbou
         return conv.int_converters()
     if type_name == "bool":
         return conv.bool_converters(fm.true_values, fm.false_values)
-    return conv.text_converters(fm.normalise)
+    return conv.text_converters(normalise.build(fm.normalise, fm.region or region))
 
 
-def _compile_field(name: str, type_name: str, fm: FieldMap) -> _CompiledField:
-    parse, render = _converters(type_name, fm)
-    reverse = {v: k for k, v in fm.values.items()} if fm.values else None
-    return _CompiledField(name, fm.column, parse, render, fm.default, fm.required,
-                          fm.values, reverse)
+def _reader(fm: FieldMap, expression: Expression | None) -> tuple[Reader, str]:
+    if expression is not None:
+        return expression.evaluate, "expression"
+    if fm.columns is not None:
+        kind, cols, sep = fm.join or "text", list(fm.columns), fm.separator
+        return (lambda r: splitjoin.join(kind, [r.get(c) for c in cols], separator=sep),
+                "columns " + ", ".join(repr(c) for c in cols))
+    column: str = fm.column  # type: ignore[assignment]
+    if fm.split is None:
+        return (lambda r: r.get(column)), f"column {column!r}"
+    kind, sep = fm.split, fm.separator
+    index = fm.part if isinstance(fm.part, int) else splitjoin.PARTS[kind].index(str(fm.part))
+    count = max(2, index + 1)
+
+    def read_part(r: Mapping[str, Any]) -> Any:
+        text = conv.clean_text(r.get(column))
+        return None if text is None else splitjoin.split(kind, text, separator=sep,
+                                                         count=count)[index]
+    return read_part, f"column {column!r}"
 
 
 class CompiledMapping:
     """A loaded mapping for one system stream; ``inbound`` and ``outbound`` per record."""
 
-    def __init__(self, spec: MappingSpec, field_types: Mapping[str, str], source: str):
+    def __init__(self, spec: MappingSpec, field_types: Mapping[str, str], source: str, *,
+                 default_region: str | None = None,
+                 expressions: Mapping[str, Expression] | None = None,
+                 transforms: Mapping[str, plugins.Transform] | None = None):
         self.spec = spec
         self.entity = spec.entity
         self.source = source
-        self._fields = [_compile_field(n, field_types[n], fm) for n, fm in spec.fields.items()]
-        self._updated_at = (_compile_field("updated_at", "datetime", spec.updated_at)
+        self.region = spec.default_region or default_region
+        exprs, fns = expressions or {}, transforms or {}
+        self._fields = [self._compile(n, field_types[n], fm, exprs.get(n), fns)
+                        for n, fm in spec.fields.items()]
+        self._updated_at = (self._compile("updated_at", "datetime", spec.updated_at,
+                                          exprs.get("updated_at"), fns)
                             if spec.updated_at else None)
-        self.columns = frozenset(f.column for f in self._fields) | (
-            {spec.updated_at.column} if spec.updated_at else set())
+        self._computed = {c: exprs[f"computed.{c}"] for c in spec.computed}
+        self._reads: dict[str, set[str]] = {}
+        for name, fm in [*spec.fields.items(), ("updated_at", spec.updated_at)]:
+            if fm is None:
+                continue
+            e = exprs.get(name)
+            for column in [*fm.source_columns, *(e.names if e else ())]:
+                self._reads.setdefault(column, set()).add(name)
+        self.columns = frozenset(self._reads)
+
+    def _compile(self, name: str, type_name: str, fm: FieldMap, expression: Expression | None,
+                 fns: Mapping[str, plugins.Transform]) -> _CompiledField:
+        parse, render = _converters(type_name, fm, self.region)
+        reverse = {v: k for k, v in fm.values.items()} if fm.values else None
+        read, label = _reader(fm, expression)
+        return _CompiledField(name, fm, label, read, parse, render,
+                              fns.get(f"{name}.transform"),
+                              fns.get(f"{name}.outbound_transform"), reverse,
+                              "postal_code" in fm.normalise)
 
     @property
     def canonical_fields(self) -> list[str]:
@@ -70,57 +115,120 @@ class CompiledMapping:
         """Source columns this mapping does not know: reported, and never passed through."""
         return {c for c in columns if c not in self.columns}
 
+    def fields_of_column(self, column: str) -> set[str]:
+        """The canonical fields a source column feeds (empty when the mapping ignores it)."""
+        return set(self._reads.get(column, ()))
+
+    def _value(self, f: _CompiledField, record: Mapping[str, Any]) -> Any:
+        raw = f.read(record)
+        if f.transform is not None:
+            try:
+                raw = f.transform(raw, record)
+            except MappingError as exc:
+                raise MappingError(f"{exc.reason} ({f.label})", field=f.name) from None
+        if f.fm.values is not None and raw is not None:
+            key = str(raw).strip()
+            if key in f.fm.values:
+                raw = f.fm.values[key]
+            elif key:
+                raise MappingError(f"unknown code in {f.label}", field=f.name)
+        try:
+            value = f.parse(raw)
+        except MappingError as exc:
+            raise MappingError(f"{exc.reason} in {f.label}", field=f.name) from None
+        if value is None:
+            value = f.fm.default
+        if value is None and f.fm.required:
+            raise MappingError(f"required {f.label} is empty", field=f.name)
+        return value
+
     def inbound(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], dt.datetime | None]:
         """System record -> (canonical values, business update time). Raises MappingError."""
-        out: dict[str, Any] = {}
+        out = {f.name: self._value(f, record) for f in self._fields}
         for f in self._fields:
-            raw = record.get(f.column)
-            if f.values is not None and raw is not None:
-                key = str(raw).strip()
-                if key in f.values:
-                    raw = f.values[key]
-                elif key:
-                    raise MappingError(f"unknown code in column {f.column!r}", field=f.name)
-            try:
-                value = f.parse(raw)
-            except MappingError as exc:
-                raise MappingError(f"{exc.reason} in column {f.column!r}", field=f.name) from None
-            if value is None:
-                value = f.default
-            if value is None and f.required:
-                raise MappingError(f"required column {f.column!r} is empty", field=f.name)
-            out[f.name] = value
-        updated = None
-        if self._updated_at is not None:
-            try:
-                updated = self._updated_at.parse(record.get(self._updated_at.column))
-            except MappingError as exc:
-                raise MappingError(f"{exc.reason} in column {self._updated_at.column!r}",
-                                   field="updated_at") from None
+            if f.postal and out[f.name] is not None:
+                country = out.get("country") or self.region
+                try:
+                    out[f.name] = normalise.postal_code_for(out[f.name], country)
+                except MappingError as exc:
+                    raise MappingError(f"{exc.reason} in {f.label}", field=f.name) from None
+        updated = self._value(self._updated_at, record) if self._updated_at else None
         return out, updated
 
     def outbound(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Canonical values (already through the privacy gate) -> the system's columns.
 
-        Fields absent from ``values`` (denied by the gate) are absent from the result.
+        Fields absent from ``values`` (denied by the gate) are absent from the result, and
+        so is a computed column that reads any of them.
         """
         out: dict[str, Any] = {}
+        parts: dict[str, dict[int, Any]] = {}
         for f in self._fields:
-            if f.name not in values:
+            if f.name not in values or f.fm.expr is not None:
                 continue
             value = values[f.name]
             if f.reverse_values is not None and value in f.reverse_values:
-                out[f.column] = f.reverse_values[value]
+                rendered = f.reverse_values[value]
             else:
-                out[f.column] = f.render(value)
+                rendered = f.render(value)
+            if f.out_transform is not None:
+                rendered = f.out_transform(rendered, values)
+            fm = f.fm
+            if fm.split is not None:
+                names = splitjoin.PARTS[fm.split]
+                index = fm.part if isinstance(fm.part, int) else names.index(str(fm.part))
+                parts.setdefault(fm.column, {})[index] = rendered  # type: ignore[index]
+            elif fm.columns is not None:
+                text = conv.clean_text(rendered)
+                pieces = (None,) * len(fm.columns) if text is None else splitjoin.split(
+                    fm.join or "text", text, separator=fm.separator, count=len(fm.columns))
+                out.update(zip(fm.columns, pieces))
+            else:
+                out[fm.column] = rendered  # type: ignore[index]
+        for column, by_index in parts.items():
+            kind = next(f.fm.split for f in self._fields if f.fm.column == column and f.fm.split)
+            sep = next(f.fm.separator for f in self._fields if f.fm.column == column)
+            out[column] = splitjoin.join(kind or "text",
+                                         [by_index.get(i) for i in range(max(by_index) + 1)],
+                                         separator=sep)
+        for column, expression in self._computed.items():
+            if expression.names <= values.keys():
+                out[column] = expression.evaluate(values)
         return out
 
 
+def _check_field(name: str, fm: FieldMap, type_name: str, doc: Any,
+                 problems: list[ConfigProblem], exprs: dict[str, Expression],
+                 fns: dict[str, plugins.Transform]) -> None:
+    where = f"fields.{name}" if name != "updated_at" else "updated_at"
+    if fm.format and type_name not in ("date", "datetime"):
+        problems.append(doc.problem(f"{where}.format",
+                                    f"format applies to dates, but {name} is {type_name}"))
+    if fm.normalise and type_name != "str":
+        problems.append(doc.problem(f"{where}.normalise",
+                                    f"normalisers apply to text, but {name} is {type_name}"))
+    if fm.expr is not None:
+        try:
+            exprs[name] = Expression(fm.expr)
+        except ExpressionError as exc:
+            problems.append(doc.problem(f"{where}.expr", f"invalid expression: {exc}"))
+    for key in ("transform", "outbound_transform"):
+        transform_name = getattr(fm, key)
+        if transform_name:
+            try:
+                fns[f"{name}.{key}"] = plugins.guarded(transform_name,
+                                                       plugins.resolve(transform_name))
+            except plugins.UnknownTransform as exc:
+                problems.append(doc.problem(f"{where}.{key}", str(exc)))
+
+
 def load_mapping(path: Path, field_types: Mapping[str, Mapping[str, str]],
-                 *, entity: str | None = None) -> CompiledMapping:
+                 *, entity: str | None = None, default_region: str | None = None
+                 ) -> CompiledMapping:
     """Load and validate a mapping file; every problem at once, each with file:line.
 
-    ``field_types`` gives, per entity, the canonical (and custom) field names and types.
+    ``field_types`` gives, per entity, the canonical (and custom) field names and types;
+    ``default_region`` is the system's (a mapping's own ``default_region`` wins).
     """
     doc = load_yaml(path)
     try:
@@ -136,14 +244,29 @@ def load_mapping(path: Path, field_types: Mapping[str, Mapping[str, str]],
         problems.append(doc.problem("entity", f"unknown entity {spec.entity!r}; known: "
                                     f"{', '.join(sorted(field_types))}"))
         raise ConfigError(problems)
+    exprs: dict[str, Expression] = {}
+    fns: dict[str, plugins.Transform] = {}
     for name, fm in spec.fields.items():
         if name not in types:
             problems.append(doc.problem(f"fields.{name}", f"unknown canonical field {name!r} "
                                         f"of {spec.entity} (declare custom fields in "
                                         "kontor.yaml under custom_fields)"))
-        elif fm.format and types[name] not in ("date", "datetime"):
-            problems.append(doc.problem(f"fields.{name}.format",
-                                        f"format applies to dates, but {name} is {types[name]}"))
+        else:
+            _check_field(name, fm, types[name], doc, problems, exprs, fns)
+    if spec.updated_at is not None:
+        _check_field("updated_at", spec.updated_at, "datetime", doc, problems, exprs, fns)
+    for column, text in spec.computed.items():
+        try:
+            expression = Expression(text)
+        except ExpressionError as exc:
+            problems.append(doc.problem(f"computed.{column}", f"invalid expression: {exc}"))
+            continue
+        unknown = sorted(expression.names - set(types))
+        if unknown:
+            problems.append(doc.problem(f"computed.{column}", f"unknown canonical field "
+                                        f"{unknown[0]!r} of {spec.entity}"))
+        exprs[f"computed.{column}"] = expression
     if problems:
         raise ConfigError(problems)
-    return CompiledMapping(spec, types, str(path))
+    return CompiledMapping(spec, types, str(path), default_region=default_region,
+                           expressions=exprs, transforms=fns)

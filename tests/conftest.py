@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from policies import keys
 from tests.services import fresh_postgres_database
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "hub" / "init_template"
@@ -29,4 +30,11 @@ def starter(tmp_path: Path) -> Path:
     target = tmp_path / "deploy"
     shutil.copytree(TEMPLATE, target)
     (target / "data" / "target").mkdir(parents=True, exist_ok=True)
+    keys.create(target / ".kontor" / "keyring.json")
     return target / "kontor.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _no_master_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests use their deployment's keyring file, never a developer's KONTOR_MASTER_KEY."""
+    monkeypatch.delenv("KONTOR_MASTER_KEY", raising=False)

@@ -4,6 +4,7 @@ lacks one, but never skip in CI (CI=true), where a missing service is a failure.
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,3 +40,13 @@ def fresh_postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server a test started: terminate, then kill if it lingers."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

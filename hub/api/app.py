@@ -1,19 +1,26 @@
-"""Build the FastAPI application for an opened hub."""
+"""Build the FastAPI application for an opened hub: REST API, SCIM, and the dashboard (/ui/)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 import hub
-from hub.api import operations, problems, records
+from hub.api import operations, policy, problems, record_writes, records
+from hub.api.scim import discovery, users, users_write
 from hub.context import Hub
+from hub.web import login, pages, record_pages
+
+# Reachable without a token: nothing here carries data. The login page is public too.
+PUBLIC_PATHS = ("/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc",
+                "/ui/login")
 
 
 def create_app(opened: Hub) -> FastAPI:
     app = FastAPI(title="Kontor", version=hub.__version__,
                   description="Master data of customers and employees, synced across "
-                              "back-office systems. Restricted fields never leave through "
-                              "this API unless a policy allows it.")
+                              "back-office systems. Every endpoint but /health needs an API "
+                              "token (`kontor tokens create`); restricted fields never leave "
+                              "through this API unless a policy allows them for your role.")
     app.state.hub = opened
     app.state.gate = opened.deployment.gate()
     problems.install(app)
@@ -25,5 +32,10 @@ def create_app(opened: Hub) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(records.router)
+    app.include_router(record_writes.build_router(opened.deployment))
     app.include_router(operations.router)
+    app.include_router(policy.router)
+    for router in (discovery.router, users.router, users_write.router,
+                   login.router, pages.router, record_pages.router):
+        app.include_router(router)
     return app

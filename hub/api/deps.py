@@ -1,12 +1,16 @@
-"""Dependencies shared by the API routes."""
+"""Dependencies and small helpers shared by the API routes."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
 
+from hub.api.disclosure import Disclosure
+from hub.auth.tokens import Caller
 from hub.context import Hub
 from policies.gate import PrivacyGate
 
@@ -19,7 +23,7 @@ def get_gate(request: Request) -> PrivacyGate:
     return request.app.state.gate  # type: ignore[no-any-return]
 
 
-def get_conn(hub: Annotated[Hub, Depends(get_hub)]):  # type: ignore[no-untyped-def]
+def get_conn(hub: Annotated[Hub, Depends(get_hub)]) -> Iterator[Connection]:
     with hub.engine.connect() as conn:
         yield conn
 
@@ -27,3 +31,18 @@ def get_conn(hub: Annotated[Hub, Depends(get_hub)]):  # type: ignore[no-untyped-
 HubDep = Annotated[Hub, Depends(get_hub)]
 GateDep = Annotated[PrivacyGate, Depends(get_gate)]
 ConnDep = Annotated[Connection, Depends(get_conn)]
+
+
+def disclosure(request: Request, caller: Caller, channel: str = "api") -> Disclosure:
+    """The caller's view of golden records, through the app's privacy gate."""
+    return Disclosure(request.app.state.hub, request.app.state.gate, caller, channel)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
+                  media_type: str | None = None) -> JSONResponse:
+    """A ready response: skips FastAPI's second encoding pass of already-plain data."""
+    return JSONResponse(body, status_code=status, headers=headers, media_type=media_type)

@@ -1,88 +1,125 @@
-"""Golden customers and employees: list, get, history, xrefs — through the privacy gate."""
+"""Golden customers and employees, read side: list and search, get, history, xrefs,
+provenance. Every value passes the privacy gate for the caller's role."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
-from sqlalchemy import select
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import or_, select
 
-from hub.api.deps import ConnDep, GateDep
-from hub.api.problems import NotFound
+from hub.api.deps import ConnDep, HubDep, disclosure, etag, json_response
+from hub.api.disclosure import Disclosure
+from hub.api.problems import Forbidden, NotFound
+from hub.api.security import RecordsReader
+from hub.api.writes import load
 from hub.canonical import MODELS
 from hub.records import jsonable
-from hub.store import bulk
-from hub.store.tables import RecordHistory, Xref
-from policies.gate import Destination, PrivacyGate
+from hub.store import bulk, goldens
+from hub.store.tables import Xref
 
 router = APIRouter(prefix="/api/v1")
-API_READER = Destination("api", "api", purpose=None)
-_BOOKKEEPING = ("id", "version", "created_at", "updated_at")
 IdPath = Annotated[str, Path(max_length=32, description="Golden record id, e.g. C-1001")]
+# Which canonical fields the list filters look at, per entity.
+EMAIL_FIELD = {"customer": "email", "employee": "work_email"}
+NAME_FIELDS = {"customer": ("first_name", "last_name", "organisation_name"),
+               "employee": ("first_name", "last_name")}
 
 
-def _public(entity: str, row: dict[str, Any], gate: PrivacyGate) -> dict[str, Any]:
-    """A golden record as the API caller may see it; provenance only for released fields."""
-    values = {k: v for k, v in row.items()
-              if k not in _BOOKKEEPING and k not in ("custom", "provenance")}
-    values.update(row.get("custom") or {})
-    released, _ = gate.release(entity, values, API_READER)
-    provenance = {k: v for k, v in (row.get("provenance") or {}).items() if k in released}
-    return jsonable({**{k: row[k] for k in _BOOKKEEPING}, **released,
-                     "provenance": provenance}, sort=False)
+def _filterable(view: Disclosure, entity: str, fields: tuple[str, ...], param: str) -> None:
+    # Filtering on a field the caller may not see in clear would reveal it by elimination.
+    hidden = [f for f in fields if not view.in_clear(entity, f)]
+    if hidden:
+        raise Forbidden(f"filter {param!r} uses field {hidden[0]!r}, "
+                        "which this role may not see in clear")
 
 
 def _register(entity: str) -> None:
     plural = f"{entity}s"
     table = bulk.table_of(MODELS[entity])
 
-    @router.get(f"/{plural}", tags=[plural], summary=f"List golden {plural}")
-    def list_records(conn: ConnDep, gate: GateDep,
-                     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                     after: Annotated[str | None, Query(max_length=32,
-                                                        description="Cursor: last id seen")] = None,
-                     ) -> dict[str, Any]:
+    @router.get(f"/{plural}", tags=[plural], summary=f"List and search golden {plural}")
+    def list_records(
+        request: Request, caller: RecordsReader, conn: ConnDep,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        after: Annotated[str | None, Query(max_length=32,
+                                           description="Cursor: the `next` of the last page")
+                         ] = None,
+        email: Annotated[str | None, Query(max_length=320,
+                                           description="Exact email (compared lower-cased, as stored)")
+                         ] = None,
+        name: Annotated[str | None, Query(max_length=200,
+                                          description="Part of a first, last or "
+                                                      "organisation name")] = None,
+        updated_since: Annotated[dt.datetime | None,
+                                 Query(description="Changed at or after (ISO 8601)")] = None,
+    ) -> JSONResponse:
+        view = disclosure(request, caller)
         stmt = select(table).order_by(table.c.id).limit(limit)
         if after:
             stmt = stmt.where(table.c.id > after)
+        if email is not None:
+            _filterable(view, entity, (EMAIL_FIELD[entity],), "email")
+            stmt = stmt.where(table.c[EMAIL_FIELD[entity]] == email.strip().lower())
+        if name is not None:
+            _filterable(view, entity, NAME_FIELDS[entity], "name")
+            stmt = stmt.where(or_(*(table.c[f].icontains(name.strip(), autoescape=True)
+                                    for f in NAME_FIELDS[entity])))
+        if updated_since is not None:
+            since = updated_since if updated_since.tzinfo else \
+                updated_since.replace(tzinfo=dt.UTC)
+            stmt = stmt.where(table.c.updated_at >= since)
         rows = [dict(r._mapping) for r in conn.execute(stmt)]
-        items = [_public(entity, r, gate) for r in rows]
-        return {"items": items, "next": rows[-1]["id"] if len(rows) == limit else None}
+        request.app.state.hub.sealer.open_goldens(conn, entity, rows)
+        return json_response({"items": view.records(entity, rows),
+                              "next": rows[-1]["id"] if len(rows) == limit else None})
 
-    @router.get(f"/{plural}/{{golden_id}}", tags=[plural], summary=f"One golden {entity}")
-    def get_record(golden_id: IdPath, conn: ConnDep, gate: GateDep) -> dict[str, Any]:
-        row = conn.execute(select(table).where(table.c.id == golden_id)).first()
-        if row is None:
-            raise NotFound(f"{entity} {golden_id}")
-        return _public(entity, dict(row._mapping), gate)
+    @router.get(f"/{plural}/{{golden_id}}", tags=[plural], summary=f"One golden {entity}",
+                description="The `ETag` header carries the version, for `If-Match` on updates.")
+    def get_record(golden_id: IdPath, request: Request, caller: RecordsReader,
+                   hub: HubDep, conn: ConnDep) -> JSONResponse:
+        row = load(conn, hub.sealer, entity, golden_id)
+        return json_response(disclosure(request, caller).record(entity, row),
+                             headers={"ETag": etag(row["version"])})
+
+    @router.get(f"/{plural}/{{golden_id}}/provenance", tags=[plural],
+                summary=f"Which system supplied each visible field of a golden {entity}")
+    def provenance(golden_id: IdPath, request: Request, caller: RecordsReader,
+                   hub: HubDep, conn: ConnDep) -> dict[str, Any]:
+        row = load(conn, hub.sealer, entity, golden_id)
+        public = disclosure(request, caller).record(entity, row)
+        return {"id": golden_id, "version": row["version"], "fields": public["provenance"]}
 
     @router.get(f"/{plural}/{{golden_id}}/history", tags=[plural],
                 summary=f"Every version of a golden {entity}")
-    def history(golden_id: IdPath, conn: ConnDep, gate: GateDep) -> list[dict[str, Any]]:
-        h = bulk.table_of(RecordHistory)
-        rows = conn.execute(select(h).where(h.c.entity == entity, h.c.golden_id == golden_id)
-                            .order_by(h.c.version)).all()
+    def history(golden_id: IdPath, request: Request, caller: RecordsReader, hub: HubDep,
+                conn: ConnDep) -> list[dict[str, Any]]:
+        rows = goldens.read_history(conn, hub.sealer, entity, golden_id)
         if not rows:
             raise NotFound(f"{entity} {golden_id}")
-        out = []
+        versions = []
         for r in rows:
-            data = dict(r.data)
+            data = dict(r["data"])
             data.update(data.pop("custom", None) or {})
-            released, _ = gate.release(entity, data, API_READER)
-            out.append({"version": r.version, "changed_at": r.changed_at.isoformat(),
-                        "system": r.system, "run_id": r.run_id, "data": released})
-        return out
+            versions.append((golden_id, data))
+        released = disclosure(request, caller).values(entity, versions)
+        return [{"version": r["version"], "changed_at": r["changed_at"].isoformat(),
+                 "system": r["system"], "run_id": r["run_id"], "deleted": not r["data"],
+                 "data": jsonable(values)} for r, (values, _) in zip(rows, released)]
 
     @router.get(f"/{plural}/{{golden_id}}/xrefs", tags=[plural],
                 summary=f"Which record in which system is this {entity}")
-    def xrefs(golden_id: IdPath, conn: ConnDep) -> list[dict[str, Any]]:
+    def xrefs(golden_id: IdPath, caller: RecordsReader, hub: HubDep, conn: ConnDep) -> list[dict[str, Any]]:
+        load(conn, hub.sealer, entity, golden_id)
         x = bulk.table_of(Xref)
         rows = conn.execute(select(x.c.system, x.c.source_key, x.c.first_run, x.c.last_run,
                                    x.c.updated_at)
                             .where(x.c.entity == entity, x.c.golden_id == golden_id)).all()
         return [jsonable(dict(r._mapping)) for r in rows]
 
-    _ = (list_records, get_record, history, xrefs)  # registered on the router
+    _ = (list_records, get_record, provenance, history, xrefs)  # registered on the router
 
 
 for _entity in MODELS:

@@ -28,6 +28,11 @@ def check(
         problems = [{"file": p.file, "path": p.path, "problem": p.message} for p in exc.problems]
         deployment = None
     if deployment is not None:
+        try:
+            deployment.keyring()
+        except ConfigError as exc:
+            problems += [{"file": p.file, "path": p.path, "problem": p.message}
+                         for p in exc.problems]
         for name, system in deployment.systems.items():
             try:
                 with system.connect(deployment.base_dir) as connector:
@@ -61,6 +66,7 @@ def _show(results: list[dict[str, str]], problems: list[dict[str, str]]) -> None
         err_console.print(f"[bold red]{len(problems)} problem(s):[/]")
         for p in problems:
             where = f"{p['file']}: {p['path']}" if p["path"] else p["file"]
-            err_console.print(f"  ✗ {where}: {p['problem']}", markup=False, highlight=False)
+            err_console.print(f"  ✗ {where}: {p['problem']}", markup=False, highlight=False,
+                              soft_wrap=True)
     else:
         console.print("[green]✓ configuration valid, every system reachable[/]")

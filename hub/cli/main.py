@@ -9,7 +9,19 @@ from typing import Annotated
 import typer
 from rich.logging import RichHandler
 
-from hub.cli import check_cmd, scaffold_cmd, serve_cmd, status_cmd, sync_cmd
+from hub.cli import (
+    audit_cmd,
+    check_cmd,
+    discover_cmd,
+    keys_cmd,
+    policy_cmd,
+    quarantine_cmd,
+    scaffold_cmd,
+    serve_cmd,
+    status_cmd,
+    sync_cmd,
+    tokens_cmd,
+)
 
 app = typer.Typer(
     name="kontor",
@@ -40,5 +52,10 @@ app.command("check")(check_cmd.check)
 app.command("sync")(sync_cmd.sync)
 app.command("status")(status_cmd.status)
 app.command("connectors")(status_cmd.connectors)
-app.command("quarantine")(status_cmd.quarantine)
+app.command("discover")(discover_cmd.discover)
+app.add_typer(quarantine_cmd.app, name="quarantine")
 app.command("serve")(serve_cmd.serve)
+app.add_typer(tokens_cmd.app, name="tokens")
+app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(audit_cmd.app, name="audit")

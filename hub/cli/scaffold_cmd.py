@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from hub.cli.output import console, fail
+from policies import keys
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "init_template"
 
@@ -27,6 +28,11 @@ def init(
     shutil.copytree(TEMPLATE, directory, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__"))
     (directory / "data" / "target").mkdir(parents=True, exist_ok=True)
+    keyring = directory / ".kontor" / "keyring.json"
+    if not keyring.exists():
+        keys.create(keyring)  # a fresh master key; the store's restricted fields need it
+    (directory / ".gitignore").write_text("# never commit keys or the store\n.kontor/\n"
+                                          "kontor.db*\n", encoding="utf-8")
     console.print(f"[green]✓[/] starter deployment in {directory}\n"
                   f"  next: cd {directory} && kontor check && kontor sync", highlight=False)
 

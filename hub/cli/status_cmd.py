@@ -1,4 +1,4 @@
-"""Read-only commands: ``status``, ``connectors``, ``quarantine``."""
+"""Read-only commands: ``status``, ``connectors``."""
 
 from __future__ import annotations
 
@@ -86,34 +86,3 @@ def connectors(as_json: JsonOpt = False) -> None:
     console.print(table)
     for name, reason in broken.items():
         console.print(f"[yellow]! {name} failed to load:[/] {reason}", highlight=False)
-
-
-def quarantine(
-    ctx: typer.Context,
-    system: Annotated[str | None, typer.Option(help="Only this system.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
-    as_json: JsonOpt = False,
-) -> None:
-    """Open quarantined records: where they came from and why they were refused."""
-    try:
-        hub = open_hub(ctx.obj["config"])
-    except HubError as exc:
-        fail(exc)
-    q = bulk.table_of(Quarantine)
-    stmt = select(q.c.id, q.c.run_id, q.c.system, q.c.stream, q.c.direction, q.c.location,
-                  q.c.source_key, q.c.field, q.c.reason).where(q.c.status == "open")
-    if system:
-        stmt = stmt.where(q.c.system == system)
-    with hub.engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(stmt.order_by(q.c.id).limit(limit))]
-    hub.close()
-    if as_json:
-        print_json(rows)
-        return
-    table = Table(title=f"Quarantine ({len(rows)} open)")
-    for col in ("id", "run", "system.stream", "where", "field", "reason"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(str(r["id"]), str(r["run_id"]), f"{r['system']}.{r['stream']}",
-                      r["location"] or r["source_key"] or "", r["field"] or "", r["reason"])
-    console.print(table)

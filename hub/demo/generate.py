@@ -23,6 +23,8 @@ from hub.demo import billing, crm, files, hr
 from hub.demo.mapping_texts import MAPPINGS
 from hub.demo.people import REFERENCE, PersonFactory
 from hub.demo.texts import KONTOR_YAML, README
+from policies import keys
+from policies.packs import DEFAULT_PACK, DEFAULT_PACK_TESTS
 
 
 @dataclass
@@ -91,6 +93,17 @@ def write_demo(target: Path, *, customers: int = 2000, employees: int = 300,
         (",".join(files.NEWSLETTER_COLUMNS) + "\n").encode())
     for name, text in MAPPINGS.items():
         paths[f"mappings/{name}"] = files.write_bytes(target / "mappings" / name, text.encode())
+    paths["analytics"] = target / "data/analytics/customers.csv"
+    paths["analytics"].parent.mkdir(parents=True, exist_ok=True)
+    paths["policy"] = files.write_bytes(target / "policies" / "default.yaml",
+                                        DEFAULT_PACK.read_bytes())
+    paths["policy_tests"] = files.write_bytes(target / "policies" / "tests" / "default_test.yaml",
+                                              DEFAULT_PACK_TESTS.read_bytes())
+    paths["keyring"] = target / ".kontor" / "keyring.json"
+    if not paths["keyring"].exists():  # a fresh random master key, never overwritten
+        keys.create(paths["keyring"])
+    paths["gitignore"] = files.write_bytes(target / ".gitignore",
+                                           b"# never commit keys or the store\n.kontor/\nkontor.db*\n")
 
     overlap = sum(1 for r in bill if r.crm_number is not None)
     summary = DemoSummary(

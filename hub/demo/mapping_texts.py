@@ -120,10 +120,25 @@ fields:
   country: country
 """
 
+ANALYTICS_CUSTOMER = """\
+# Canonical customer -> analytics export. The policy pseudonymises the email (a stable
+# reference the BI team cannot reverse) and generalises birth date and postcode.
+entity: customer
+
+fields:
+  email: customer_ref
+  date_of_birth: birth_year
+  postal_code: region
+  country: country
+  status: status
+  marketing_consent: {column: newsletter, true_values: ["yes"], false_values: ["no"]}
+"""
+
 MAPPINGS = {
     "crm_customer.yaml": CRM_CUSTOMER,
     "hr_employee.yaml": HR_EMPLOYEE,
     "billing_customer.yaml": BILLING_CUSTOMER,
     "payroll_employee.yaml": PAYROLL_EMPLOYEE,
     "newsletter_customer.yaml": NEWSLETTER_CUSTOMER,
+    "analytics_customer.yaml": ANALYTICS_CUSTOMER,
 }

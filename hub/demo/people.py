@@ -8,6 +8,7 @@ seed always yields the same people (no ``date.today()`` anywhere).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import random
 from dataclasses import dataclass, replace
 
@@ -81,6 +82,8 @@ class PersonFactory:
         self._emails.add(email.strip().lower())
 
     def unique_email(self, local: str, domain: str) -> str:
+        # "H. Binner" must not become "h..binner": keep what RFC 5321 allows, no empty atoms
+        local = re.sub(r"\.{2,}", ".", re.sub(r"[^a-z0-9._-]", "", local.lower()))
         local = local.strip(".-_") or "kontakt"
         candidate = f"{local}@{domain}"
         while candidate.lower() in self._emails:  # Faker names collide: add digits

@@ -5,7 +5,8 @@ from __future__ import annotations
 KONTOR_YAML = """\
 # Kontor deployment of Brandt & Söhne Haustechnik GmbH (demo data, made up with Faker).
 #
-# Three systems feed the hub (CRM, HR, billing); two are fed by it (payroll, newsletter).
+# Three systems feed the hub (CRM, HR, billing); three are fed by it (payroll, newsletter,
+# analytics). What each may receive is decided by policies/default.yaml, field by field.
 # Relative paths are relative to this folder. Check your edits with `kontor check`.
 
 version: 1
@@ -94,8 +95,23 @@ systems:
         resource: subscribers.csv
         key: [email]
         purpose: marketing.communications.email
-        only_if: {marketing_consent: true}   # only customers who said "ja" to the newsletter
+        # Who may be on the list is the privacy policy's call (policies/default.yaml):
+        # without marketing consent, no email address leaves the hub for this system.
         mapping: mappings/newsletter_customer.yaml
+
+  analytics:
+    connector: csv
+    description: "Monthly export for the BI team: pseudonymised and generalised, no names"
+    settings:
+      directory: data/analytics
+    streams:
+      customers:
+        entity: customer
+        direction: outbound
+        resource: customers.csv
+        key: [customer_ref]
+        purpose: analytics.reporting
+        mapping: mappings/analytics_customer.yaml
 """
 
 README = """\
@@ -105,9 +121,11 @@ Made-up back office of a small company (generated with Faker, seed {seed}):
 - `data/crm/kunden.csv`: {customers} CRM customers (cp1252, `;`, German dates), 4 rows dirty on purpose
 - `data/hr/mitarbeiter.xml`: {employees} employees incl. health, criminal-record and disciplinary fields
 - `data/billing/billing.db`: {billing} billing customers, {overlap} of them also in the CRM (same email)
-- `data/payroll/payroll.db`, `data/newsletter/`: targets the hub fills; `mappings/`: one file per stream
+- `data/payroll/payroll.db`, `data/newsletter/`, `data/analytics/`: targets the hub fills; `mappings/`: one file per stream
+- `policies/default.yaml`: what each target and API role may receive; `.kontor/keyring.json`: the master key (keep it out of version control)
 
 Try, in this folder: `kontor check` (validate the configuration), `kontor sync` (import and
 deliver; the dirty records land in quarantine), `kontor status` (runs, counts, errors)
-and `kontor serve` (API and web view).
+`kontor policy simulate --system payroll.employees --employee E-1001` (what payroll
+would get, and why) and `kontor serve` (API and web view).
 """

@@ -8,8 +8,13 @@ from typing import Any
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from hub.audit.tables import AuditCheckpoint, AuditDecisionSet, AuditEntry, AuditHead  # noqa: F401
+from hub.auth.tables import ApiToken, RestrictedReadLog  # noqa: F401
+
 # Imported so that every table is registered on SQLModel.metadata for Alembic.
 from hub.canonical import Customer, Employee  # noqa: F401
+from hub.store.matching_tables import (  # noqa: F401
+    GoldenMerge, GoldenOverride, GoldenRetired, MatchKey, ReviewPair)
 
 
 class Xref(SQLModel, table=True):
@@ -29,6 +34,12 @@ class Xref(SQLModel, table=True):
     first_run: int
     last_run: int
     updated_at: dt.datetime
+    # Match & merge (issue 4): the record's mapped values as last received (unrestricted
+    # fields only, with "_at", its business time), for unmerge and cross-system checks;
+    # when a full snapshot last contained it; when its system deleted it.
+    data: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # type: ignore[call-overload]
+    seen_run: int | None = None
+    deleted_at: dt.datetime | None = None
 
 
 class RecordHistory(SQLModel, table=True):
@@ -118,3 +129,18 @@ class IdCounter(SQLModel, table=True):
 
     entity: str = Field(primary_key=True, max_length=20)
     next_value: int
+
+
+class SubjectKey(SQLModel, table=True):
+    """One data key per golden record, stored only wrapped by a master key (by id).
+
+    Deleting the row crypto-shreds the subject's restricted values, in backups too.
+    """
+
+    __tablename__ = "subject_key"
+
+    entity: str = Field(primary_key=True, max_length=20)
+    golden_id: str = Field(primary_key=True, max_length=32)
+    key_id: str = Field(max_length=40)
+    wrapped: str = Field(max_length=200)
+    created_at: dt.datetime

@@ -19,6 +19,13 @@ class StreamCounts:
     skipped: int = 0  # outbound: not eligible (condition not met, no key value)
     error: str | None = None  # the stream itself failed (connection, fatal)
     unknown_columns: list[str] = field(default_factory=list)
+    # Match & merge (inbound): records per situation (linked, unlinked, unmatched, disputed,
+    # deleted), echoes of Kontor's own writes, deletes applied or held back by the threshold.
+    situations: dict[str, int] = field(default_factory=dict)
+    echoes: int = 0
+    deleted: int = 0
+    retired: int = 0
+    held_deletes: int = 0
 
     @property
     def ok(self) -> bool:

@@ -7,6 +7,7 @@ converges (already-stored records hash equal and are skipped).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -14,15 +15,18 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connectors.base import Connector, ReadBatch
-from hub import match, merge
-from hub.canonical import MODELS
 from hub.config import Deployment, Stream
-from hub.errors import MappingError, RecordProblem
+from hub.errors import HubError, MappingError, RecordProblem
+from hub.matching.settings import EntitySurvivorship
 from hub.records import Incoming, content_hash
-from hub.store import bulk
-from hub.store.tables import RecordHistory, StreamState, Xref
+from hub.store import bulk, goldens
+from hub.audit.record import AuditLog
+from hub.store.sealing import Sealer
+from hub.store.tables import StreamState, Xref
+from hub.survivorship.rules import Survivorship
 from hub.sync import quarantine
 from hub.sync.counts import StreamCounts
+from hub.sync.match_merge import MatchMerge
 
 Progress = Callable[[int], None]
 
@@ -31,22 +35,63 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def new_golden(gid: str, now: dt.datetime, builtin: list[str]) -> dict[str, Any]:
+    """An empty golden row, before any source's values are merged into it."""
+    return {"id": gid, "version": 0, "created_at": now, "custom": {}, "provenance": {},
+            **{f: None for f in builtin}}
+
+
+def merge_into(row: dict[str, Any], values: dict[str, Any], *, observed_at: str,
+               source: dict[str, Any], builtin: list[str], custom: list[str],
+               rules: Survivorship | None = None, overrides: dict[str, Any] | None = None
+               ) -> tuple[dict[str, Any], bool]:
+    """``row`` with ``values`` merged in by survivorship, and whether any value changed.
+
+    Shared by the sync and the API's writes, so every source follows the same rules:
+    ``rules`` (the entity's configured survivorship; default: most recent wins) and the
+    steward's ``overrides`` of this record, which no source beats.
+    """
+    current = {**{f: row.get(f) for f in builtin}, **(row["custom"] or {})}
+    rules = rules or Survivorship(EntitySurvivorship(), builtin + custom)
+    values, prov, changed = rules.merge(current, row["provenance"] or {}, values,
+                                        observed_at=observed_at, source=source,
+                                        overrides=overrides)
+    return {**row, **{f: values[f] for f in builtin},
+            "custom": {f: values[f] for f in custom if values[f] is not None},
+            "provenance": prov}, changed
+
+
+def history_row(entity: str, row: dict[str, Any], builtin: list[str], *, system: str,
+                run_id: int | None, now: dt.datetime) -> dict[str, Any]:
+    """The record_history row for ``row`` as it is now."""
+    data = {f: row[f] for f in builtin} | {"custom": row["custom"]}
+    return {"entity": entity, "golden_id": row["id"], "version": row["version"], "data": data,
+            "system": system, "run_id": run_id, "changed_at": now}
+
+
 class InboundSync:
     """Runs one inbound stream for one run."""
 
     def __init__(self, deployment: Deployment, stream: Stream, engine: Engine, run_id: int,
-                 started: dt.datetime):
+                 started: dt.datetime, sealer: Sealer, audit: AuditLog | None = None):
         self.stream = stream
         self.engine = engine
         self.run_id = run_id
         self.started = started
+        self.sealer = sealer
         self.entity = stream.entity
         specs = deployment.fields[self.entity]
         self.builtin = [n for n, s in specs.items() if not s.custom]
         self.custom = [n for n, s in specs.items() if s.custom]
         self.batch_size = deployment.config.batch_size
         self.settle = False
+        self.audit = audit
+        self._received_fields = audit.field_set(
+            [{"field": f, "category": deployment.fields[self.entity][f].category.key,
+              "action": "received"} for f in stream.mapping.canonical_fields
+             if f in deployment.fields[self.entity]]) if audit else None
         self.counts = StreamCounts(stream.system, stream.name, "inbound", self.entity)
+        self.mm = MatchMerge(deployment, stream, run_id, self.counts, self.builtin + self.custom)
 
     # -- public ---------------------------------------------------------------------------
 
@@ -55,11 +100,13 @@ class InboundSync:
         with self.engine.connect() as conn:
             # Only pay for settling old quarantine entries when there are any.
             self.settle = quarantine.has_open(conn, self.stream.system, self.stream.name)
+        self.mm.start(self.engine)
         for batch in connector.read(self.stream.spec, since=since,
                                     batch_size=self.batch_size):
             self._process(batch)
             if progress:
                 progress(len(batch.records) + len(batch.problems))
+        self.mm.finish(self.engine, _utcnow())  # deletes, once a full read is complete
         return self.counts
 
     # -- steps ----------------------------------------------------------------------------
@@ -112,7 +159,7 @@ class InboundSync:
             # The business time is part of the hash: a source re-asserting a value at a
             # newer time can win against another source's value.
             items.append(Incoming(key, values, observed, content_hash([values, observed]),
-                                  rec.location))
+                                  rec.location, extra={"raw": rec.data}))
         return items, problems
 
     def _process(self, batch: ReadBatch) -> None:
@@ -120,49 +167,72 @@ class InboundSync:
         self.counts.read += len(batch.records) + len(batch.problems)
         self.counts.failed += len(problems)
         now = _utcnow()
+        before = dataclasses.replace(self.counts, situations=dict(self.counts.situations))
         with self.engine.begin() as conn:
+            if items:
+                refused = self._store(conn, items, now)
+                problems += refused
+                self.counts.failed += len(refused)
+                items = [i for i in items if not i.extra.get("refused")]
+            try:
+                self.mm.check_changes()
+            except HubError:
+                self.counts.__dict__.update(before.__dict__)  # this batch was not applied
+                raise
+            # stored records carry this run already; the unchanged and the refused do not
+            self.mm.mark_seen(conn, [i.source_key for i in items
+                                     if i.linked and i.previous_hash == i.source_hash] +
+                              [p.source_key for p, _ in problems if p.source_key])
             if self.settle:
                 quarantine.settle(conn, system=self.stream.system, stream=self.stream.name,
                                   passed_keys=[i.source_key for i in items],
                                   failed=[p for p, _ in problems])
-            if items:
-                self._store(conn, items, now)
             quarantine.save(conn, quarantine.quarantine_rows(
                 problems, run_id=self.run_id, system=self.stream.system,
-                stream=self.stream.name, entity=self.entity, direction="inbound", now=now))
+                stream=self.stream.name, entity=self.entity, direction="inbound", now=now,
+                sealer=self.sealer))
+            self._audit(conn, items, problems, now)
             if batch.cursor is not None:
                 bulk.upsert(conn, bulk.table_of(StreamState), [{
                     "system": self.stream.system, "stream": self.stream.name,
                     "cursor": batch.cursor, "run_id": self.run_id, "updated_at": now}],
                     ["system", "stream"])
 
-    def _store(self, conn: Any, items: list[Incoming], now: dt.datetime) -> None:
-        new_count = match.match_batch(conn, self.stream.system, self.entity, items)
+    def _store(self, conn: Any, items: list[Incoming], now: dt.datetime
+               ) -> list[tuple[RecordProblem, Any]]:
+        """Match, merge and write ``items``; return those the matching reaction refused."""
+        new_count, refused = self.mm.match(conn, items)
+        items = [i for i in items if not i.extra.get("refused")]
         changed = [i for i in items if not (i.linked and i.previous_hash == i.source_hash)]
         self.counts.unchanged += len(items) - len(changed)
         new_ids = bulk.claim_ids(conn, self.entity, new_count)
-        for item in changed:
+        for item in items:
             if item.golden_id is None:
                 item.golden_id = new_ids[item.extra["group"]]
+            for n, (other, s, e) in enumerate(item.extra.get("review", [])):
+                if isinstance(other, tuple):  # a partner of this batch: its new id
+                    item.extra["review"][n] = (new_ids[other[1]], s, e)
         fresh = set(new_ids)
-        existing = bulk.fetch_goldens(conn, self.entity, sorted(
+        existing = goldens.read(conn, self.sealer, self.entity, sorted(
             {i.golden_id for i in changed if i.golden_id not in fresh}))  # type: ignore[misc]
+        overrides = self.mm.overrides(conn, list(existing))
+        echoes = self.mm.echoes(conn, changed, existing)
         working: dict[str, dict[str, Any]] = {}
         for item in changed:
             gid: str = item.golden_id  # type: ignore[assignment]
+            if item.source_key in echoes:
+                self.counts.unchanged += 1  # Kontor's own write read back: no news
+                continue
             row = working.get(gid) or existing.get(gid)
             created = row is None
             if row is None:
-                row = {"id": gid, "version": 0, "created_at": now, "custom": {},
-                       "provenance": {}, **{f: None for f in self.builtin}}
-            current = {**{f: row.get(f) for f in self.builtin}, **(row["custom"] or {})}
+                row = new_golden(gid, now, self.builtin)
             source = {"system": self.stream.system, "key": item.source_key, "run": self.run_id}
-            values, prov, did_change = merge.merge(
-                current, row["provenance"] or {}, item.values, observed_at=item.observed_at,
-                source=source, fields=self.builtin + self.custom)
-            working[gid] = {**row, **{f: values[f] for f in self.builtin},
-                            "custom": {f: values[f] for f in self.custom if values[f] is not None},
-                            "provenance": prov, "_changed": row.get("_changed") or did_change}
+            merged, did_change = merge_into(row, item.values, observed_at=item.observed_at,
+                                            source=source, builtin=self.builtin,
+                                            custom=self.custom, rules=self.mm.survivorship,
+                                            overrides=overrides.get(gid))
+            working[gid] = {**merged, "_changed": row.get("_changed") or did_change}
             if created:
                 self.counts.created += 1
             elif did_change:
@@ -170,11 +240,11 @@ class InboundSync:
             else:
                 self.counts.unchanged += 1
         self._write(conn, items, changed, working, existing, now)
+        return refused
 
     def _write(self, conn: Any, items: list[Incoming], changed: list[Incoming],
                working: dict[str, dict[str, Any]], existing: dict[str, dict[str, Any]],
                now: dt.datetime) -> None:
-        table = bulk.table_of(MODELS[self.entity])
         inserts, updates, history = [], [], []
         for gid, row in working.items():
             values_changed = row.pop("_changed")
@@ -188,21 +258,37 @@ class InboundSync:
             else:
                 continue
             if values_changed or gid not in existing:
-                data = {f: row[f] for f in self.builtin} | {"custom": row["custom"]}
-                history.append({"entity": self.entity, "golden_id": gid,
-                                "version": row["version"], "data": data,
-                                "system": self.stream.system, "run_id": self.run_id,
-                                "changed_at": now})
-        bulk.insert_rows(conn, table, inserts)
-        bulk.update_goldens(conn, self.entity, updates)
-        bulk.insert_rows(conn, bulk.table_of(RecordHistory), history)
+                history.append(history_row(self.entity, row, self.builtin,
+                                           system=self.stream.system, run_id=self.run_id,
+                                           now=now))
+        goldens.write(conn, self.sealer, self.entity, inserts=inserts, updates=updates,
+                      history=history)
         new_xrefs = [{"system": self.stream.system, "entity": self.entity,
                       "source_key": i.source_key, "golden_id": i.golden_id,
                       "source_hash": i.source_hash, "first_run": self.run_id,
-                      "last_run": self.run_id, "updated_at": now}
+                      "last_run": self.run_id, "updated_at": now, **self.mm.xref_state(i)}
                      for i in changed if not i.linked]
         bulk.insert_rows(conn, bulk.table_of(Xref), new_xrefs)
         bulk.update_xref_hashes(conn, [
             {"system": self.stream.system, "entity": self.entity, "source_key": i.source_key,
              "source_hash": i.source_hash, "last_run": self.run_id, "updated_at": now,
-             "golden_id": i.golden_id} for i in changed if i.linked])
+             "golden_id": i.golden_id, **self.mm.xref_state(i)} for i in changed if i.linked])
+        self.mm.after_write(conn, working, existing, items, now)
+
+    def _audit(self, conn: Any, items: list[Incoming],
+               problems: list[tuple[RecordProblem, Any]], now: dt.datetime) -> None:
+        """One trail entry per record received or refused, in the batch's transaction."""
+        if self.audit is None:
+            return
+        log, fields = self.audit, self._received_fields
+        common: dict[str, Any] = {"run_id": self.run_id, "source": self.stream.label,
+                                  "destination": "hub", "entity": self.entity}
+        for item in items:
+            log.add("transfer.in", "received", at=now, golden_id=item.golden_id,
+                    source_key=item.source_key, decisions=fields,
+                    value_hash=log.value_hash(item.values), **common)
+        for problem, _ in problems:
+            log.add("transfer.in", "rejected", at=now, source_key=problem.source_key,
+                    detail={"location": problem.location, "field": problem.field,
+                            "reason": problem.reason}, **common)
+        log.flush(conn)

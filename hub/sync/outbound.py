@@ -9,7 +9,7 @@ crash in between means one harmless re-send, never a lost record.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -19,11 +19,13 @@ from hub.canonical import MODELS
 from hub.config import Deployment, Stream
 from hub.errors import RecordProblem
 from hub.records import content_hash
-from hub.store import bulk
+from hub.store import bulk, goldens
+from hub.audit.record import AuditLog
+from hub.store.sealing import Sealer
 from hub.store.tables import Delivery
 from hub.sync import quarantine
 from hub.sync.counts import StreamCounts
-from policies.gate import Destination, PrivacyGate
+from policies.gate import Destination, FieldDecision, PrivacyGate
 
 Progress = Callable[[int], None]
 
@@ -32,17 +34,20 @@ class OutboundSync:
     """Runs one outbound stream for one run."""
 
     def __init__(self, deployment: Deployment, stream: Stream, engine: Engine, run_id: int,
-                 gate: PrivacyGate):
+                 gate: PrivacyGate, sealer: Sealer, audit: AuditLog | None = None):
         self.stream = stream
         self.engine = engine
         self.run_id = run_id
         self.gate = gate
+        self.sealer = sealer
+        self.audit = audit
+        self._decisions: dict[str, list[FieldDecision]] = {}  # this batch's, for the trail
         self.entity = stream.entity
         self.batch_size = deployment.config.batch_size
         self.custom = {n for n, s in deployment.fields[self.entity].items() if s.custom}
         self.destination = Destination(stream.label, "system", stream.config.purpose)
-        self.fields = gate.allowed_fields(self.entity, stream.mapping.canonical_fields,
-                                          self.destination)
+        self.fields = stream.mapping.canonical_fields
+        self.builtin = [n for n, s in deployment.fields[self.entity].items() if not s.custom]
         self.counts = StreamCounts(stream.system, stream.name, "outbound", self.entity)
 
     def total(self) -> int:
@@ -50,19 +55,6 @@ class OutboundSync:
         t = bulk.table_of(MODELS[self.entity])
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-
-    def _goldens(self) -> Iterator[list[dict[str, Any]]]:
-        """All golden records in id order, a batch at a time (keyset pagination)."""
-        t = bulk.table_of(MODELS[self.entity])
-        last = ""
-        while True:
-            with self.engine.connect() as conn:
-                rows = [dict(r._mapping) for r in conn.execute(
-                    select(t).where(t.c.id > last).order_by(t.c.id).limit(self.batch_size))]
-            if not rows:
-                return
-            yield rows
-            last = rows[-1]["id"]
 
     def _eligible(self, row: dict[str, Any]) -> bool:
         for field, wanted in self.stream.config.only_if.items():
@@ -73,7 +65,7 @@ class OutboundSync:
 
     def run(self, connector: Connector, progress: Progress | None = None) -> StreamCounts:
         spec = self.stream.spec
-        for rows in self._goldens():
+        for rows in goldens.scan(self.engine, self.sealer, self.entity, self.batch_size):
             pending: dict[str, tuple[dict[str, Any], str, str]] = {}
             batch_keys: set[str] = set()
             for row in rows:
@@ -81,10 +73,9 @@ class OutboundSync:
                 if not self._eligible(row):
                     self.counts.skipped += 1
                     continue
-                values = {f: (row["custom"].get(f) if f in self.custom else row.get(f))
-                          for f in self.fields}
-                released, _decisions = self.gate.release(self.entity, values, self.destination)
-                record = self.stream.mapping.outbound(released)
+                record = self._prepare(row)
+                if record is None:
+                    continue
                 key_values = [record.get(k) for k in spec.key]
                 if any(v is None or v == "" for v in key_values):
                     self.counts.skipped += 1  # e.g. a customer without email: not a subscriber
@@ -101,6 +92,31 @@ class OutboundSync:
             if progress:
                 progress(len(rows))
         return self.counts
+
+    def _prepare(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """The target's record for one golden record: through the gate, then the mapping.
+
+        A failure here (a transform that cannot handle a value, a mapping that cannot render
+        it) quarantines this record with a reason that names the field but never the value.
+        """
+        golden = {**{f: row[f] for f in self.builtin}, **row["custom"]}
+        try:
+            released, decisions = self.gate.release(
+                self.entity, {f: golden.get(f) for f in self.fields}, self.destination,
+                record=golden, record_id=row["id"])
+            self._decisions[row["id"]] = decisions
+            return self.stream.mapping.outbound(released)
+        except Exception as exc:  # noqa: BLE001 - one record must not stop the stream
+            self.counts.failed += 1
+            problem = RecordProblem(f"could not prepare the record for this target "
+                                    f"({type(exc).__name__})", self.stream.system,
+                                    self.stream.name, location=f"golden {row['id']}")
+            with self.engine.begin() as conn:
+                quarantine.save(conn, quarantine.quarantine_rows(
+                    [(problem, None)], run_id=self.run_id, system=self.stream.system,
+                    stream=self.stream.name, entity=self.entity, direction="outbound",
+                    now=dt.datetime.now(dt.UTC), sealer=self.sealer))
+            return None
 
     def _deliver(self, connector: Connector,
                  pending: dict[str, tuple[dict[str, Any], str, str]]) -> None:
@@ -141,5 +157,25 @@ class OutboundSync:
                         ["system", "stream", "golden_id"])
             quarantine.save(conn, quarantine.quarantine_rows(
                 problems, run_id=self.run_id, system=self.stream.system,
-                stream=self.stream.name, entity=self.entity, direction="outbound", now=now))
+                stream=self.stream.name, entity=self.entity, direction="outbound", now=now,
+                sealer=self.sealer))
+            self._audit(conn, to_send, rejected_keys, now)
+        self._decisions.clear()
+
+    def _audit(self, conn: Any, sent: dict[str, tuple[dict[str, Any], str, str]],
+               rejected_keys: set[str], now: dt.datetime) -> None:
+        """One trail entry per record sent or refused, with every field's decision."""
+        if self.audit is None:
+            return
+        log = self.audit
+        for gid, (record, target_key, _hash) in sent.items():
+            decisions = self._decisions.get(gid, [])
+            log.add("transfer.out", "rejected" if target_key in rejected_keys else "sent",
+                    at=now, run_id=self.run_id, source="hub", destination=self.stream.label,
+                    entity=self.entity, golden_id=gid, purpose=self.stream.config.purpose,
+                    decisions=log.decisions(decisions), policy_version=self.gate.version,
+                    value_hash=log.value_hash(record),
+                    detail={"legal_bases": sorted({d.legal_basis for d in decisions
+                                                   if d.legal_basis})})
+        log.flush(conn)
 

@@ -10,17 +10,19 @@ from sqlalchemy import Connection, select, update
 from hub.errors import RecordProblem
 from hub.records import jsonable
 from hub.store import bulk
+from hub.store.sealing import Sealer
 from hub.store.tables import Quarantine
 
 
 def quarantine_rows(problems: list[tuple[RecordProblem, dict[str, Any] | None]], *, run_id: int,
                     system: str, stream: str, entity: str, direction: str,
-                    now: dt.datetime) -> list[dict[str, Any]]:
+                    now: dt.datetime, sealer: Sealer) -> list[dict[str, Any]]:
+    """Rows for the quarantine table; raw records are sealed (they may hold anything)."""
     return [{
         "run_id": run_id, "system": system, "stream": stream, "entity": entity,
         "direction": direction, "source_key": p.source_key, "location": p.location,
         "field": p.field, "reason": p.reason,
-        "payload": jsonable(raw) if raw is not None else None,
+        "payload": sealer.seal_payload(jsonable(raw)) if raw is not None else None,
         "status": "open", "created_at": now,
     } for p, raw in problems]
 

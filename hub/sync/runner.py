@@ -16,6 +16,9 @@ from sqlalchemy import Engine, update
 from hub.config import Deployment, Stream
 from hub.errors import ConnectorError, HubError
 from hub.store import bulk
+from hub.audit import signing
+from hub.audit.record import AuditLog
+from hub.store.sealing import Sealer
 from hub.store.tables import SyncRun
 from hub.sync.counts import StreamCounts
 from hub.sync.inbound import InboundSync
@@ -73,20 +76,28 @@ def _status(streams: list[StreamCounts]) -> str:
 
 
 def run_sync(deployment: Deployment, engine: Engine, *, systems: list[str] | None = None,
-             observer: RunObserver | None = None, trigger: str = "cli") -> RunResult:
-    """Inbound for every selected system, then outbound; returns the counts per stream."""
+             observer: RunObserver | None = None, trigger: str = "cli",
+             actor: str | None = None) -> RunResult:
+    """Inbound for every selected system, then outbound; returns the counts per stream.
+
+    Every record received or sent lands in the audit trail; the run ends with a signed
+    checkpoint of the trail.
+    """
     observer = observer or RunObserver()
     run_id = _start_run(engine, trigger)
     started = dt.datetime.now(dt.UTC)
     result = RunResult(run_id, "running")
-    gate = deployment.gate()
+    keyring = deployment.keyring()
+    gate = deployment.gate(keyring)
+    sealer = Sealer(keyring, deployment.fields)
+    audit = AuditLog(keyring, actor or trigger)
     try:
         for stream in deployment.streams("inbound", systems):
-            inbound = InboundSync(deployment, stream, engine, run_id, started)
+            inbound = InboundSync(deployment, stream, engine, run_id, started, sealer, audit)
             result.streams.append(_guarded(stream, inbound.counts, observer, None,
                                            lambda c, p, s=inbound: s.run(c, p), deployment))
         for stream in deployment.streams("outbound", systems):
-            outbound = OutboundSync(deployment, stream, engine, run_id, gate)
+            outbound = OutboundSync(deployment, stream, engine, run_id, gate, sealer, audit)
             result.streams.append(_guarded(stream, outbound.counts, observer, outbound.total(),
                                            lambda c, p, s=outbound: s.run(c, p), deployment))
     except BaseException:
@@ -96,6 +107,13 @@ def run_sync(deployment: Deployment, engine: Engine, *, systems: list[str] | Non
         raise
     result.status = _status(result.streams)
     _finish_run(engine, run_id, result)
+    with engine.begin() as conn:
+        audit.add("run", result.status, run_id=run_id,
+                  detail={"streams": {f"{s.system}.{s.stream}": {
+                      k: getattr(s, k) for k in ("read", "created", "updated", "unchanged",
+                                                 "skipped", "failed")} for s in result.streams}})
+        audit.flush(conn)
+        signing.checkpoint(conn, keyring)
     return result
 
 

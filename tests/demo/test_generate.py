@@ -59,18 +59,22 @@ def _iban_ok(iban: str) -> bool:
 
 
 @needs_connectors
-def test_deployment_loads_with_all_five_systems(demo: DemoSummary) -> None:
+def test_deployment_loads_with_all_six_systems(demo: DemoSummary) -> None:
     from hub.config import load
 
     deployment = load(demo.config)
-    assert set(deployment.systems) == {"crm", "hr", "billing", "payroll", "newsletter"}
+    assert set(deployment.systems) == {"crm", "hr", "billing", "payroll", "newsletter",
+                                       "analytics"}
     inbound = {s.label: s for s in deployment.streams("inbound")}
     outbound = {s.label: s for s in deployment.streams("outbound")}
     assert set(inbound) == {"crm.kunden", "hr.mitarbeiter", "billing.customers"}
-    assert set(outbound) == {"payroll.employees", "newsletter.subscribers"}
+    assert set(outbound) == {"payroll.employees", "newsletter.subscribers",
+                             "analytics.customers"}
     assert inbound["billing.customers"].spec.cursor_field == "updated_at"
     assert outbound["payroll.employees"].config.purpose == "employment"
-    assert outbound["newsletter.subscribers"].config.only_if == {"marketing_consent": True}
+    # consent is the policy's condition, not a stream filter
+    newsletter_rules = [r for r in deployment.policy_set.rules if "newsletter" in r.to]
+    assert newsletter_rules and all(r.when for r in newsletter_rules)
     assert deployment.database_url == f"sqlite:///{demo.target.resolve() / 'kontor.db'}"
 
 
@@ -112,7 +116,10 @@ def test_writes_every_promised_file(demo: DemoSummary) -> None:
         "data/billing/billing.db", "data/payroll/payroll.db",
         "data/newsletter/subscribers.csv", "mappings/crm_customer.yaml",
         "mappings/hr_employee.yaml", "mappings/billing_customer.yaml",
-        "mappings/payroll_employee.yaml", "mappings/newsletter_customer.yaml"}
+        "mappings/payroll_employee.yaml", "mappings/newsletter_customer.yaml",
+        "mappings/analytics_customer.yaml", "policies/default.yaml", "policies/tests/default_test.yaml", ".gitignore",
+        ".kontor/keyring.json"}
+    assert (demo.target / ".kontor/keyring.json").stat().st_mode & 0o077 == 0  # owner only
     readme = (demo.target / "README.md").read_text(encoding="utf-8")
     assert all(f"kontor {cmd}" in readme for cmd in ("check", "sync", "status", "serve"))
 
@@ -136,7 +143,9 @@ def test_same_seed_writes_identical_files(tmp_path: Path) -> None:
     assert files_a == files_b
     for rel in files_a:
         a, b = first.target / rel, second.target / rel
-        if rel.suffix == ".db":
+        if rel.parts[0] == ".kontor":  # a fresh random master key each time, by design
+            assert a.read_bytes() != b.read_bytes()
+        elif rel.suffix == ".db":
             assert _schema(a) == _schema(b)
             table = "customers" if "billing" in rel.parts else "employees"
             assert _table(a, table) == _table(b, table)

@@ -1,0 +1,248 @@
+"""Load test of the API: concurrent clients on 127.0.0.1 against a hub served by uvicorn.
+
+For a record read, a search and a SCIM list (and ``/health`` as the baseline: the framework
+and one ``SELECT 1``), it prints requests/s with closed-loop clients, then p50/p99 latency
+under an open-loop rate of --rate requests/s (goal: record read p99 < 20 ms at 200 req/s).
+The hub runs in its own process (one uvicorn worker) on the demo deployment, on SQLite and
+on PostgreSQL. Every phase is bounded in time and in request count.
+
+    python bench/api_load.py --customers 3000 --employees 600 --seconds 8 --rate 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import random
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+GOAL_P99_MS = 20.0
+
+
+def _serve(config: str, port: int) -> None:
+    import uvicorn
+
+    from hub.api.app import create_app
+    from hub.context import open_hub
+
+    uvicorn.run(create_app(open_hub(config)), host="127.0.0.1", port=port,
+                log_level="warning", access_log=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(config: Path) -> Iterator[str]:
+    port = _free_port()
+    process = multiprocessing.get_context("spawn").Process(target=_serve,
+                                                           args=(str(config), port))
+    process.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or not process.is_alive():
+            raise RuntimeError("the hub did not start")
+        time.sleep(0.2)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.join(10)
+
+
+def prepare(folder: Path, customers: int, employees: int, database_url: str | None
+            ) -> tuple[Path, str, list[str], list[str]]:
+    """Demo deployment, synced; returns (config, system token, customer ids, last names)."""
+    import datetime as dt
+    import re
+
+    from sqlalchemy import select
+
+    from hub.auth import tokens
+    from hub.auth.roles import Role
+    from hub.canonical import Customer
+    from hub.context import open_hub
+    from hub.demo import write_demo
+    from hub.sync.runner import run_sync
+
+    summary = write_demo(folder, customers=customers, employees=employees, seed=42)
+    if database_url:
+        text = re.sub(r"(?m)^database:.*$", f"database: {database_url}",
+                      summary.config.read_text(encoding="utf-8"))
+        summary.config.write_text(text, encoding="utf-8")
+    hub = open_hub(summary.config)
+    run_sync(hub.deployment, hub.engine)
+    token = tokens.create(hub.engine, role=Role.ADMIN, expires_in=dt.timedelta(hours=2),
+                          name="bench").token
+    with hub.engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(select(Customer.__table__.c.id))]
+        names = [r[0] for r in conn.execute(select(Customer.__table__.c.last_name))
+                 if r[0] and len(r[0]) >= 4]
+    hub.close()
+    return summary.config, token, ids, names
+
+
+def scenarios(ids: list[str], names: list[str]) -> dict[str, Callable[[random.Random], str]]:
+    return {
+        "health (baseline)": lambda rng: "/health",
+        "record read": lambda rng: f"/api/v1/customers/{rng.choice(ids)}",
+        "search": lambda rng: f"/api/v1/customers?limit=20&name={rng.choice(names)[:4]}",
+        "SCIM list": lambda rng: (f'/scim/v2/Users?count=20&startIndex={rng.randint(1, 200)}'
+                                  '&filter=active eq true&sortBy=name.familyName'),
+    }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def closed_loop(base: str, token: str, path_of: Callable[[random.Random], str], *,
+                clients: int, seconds: float, max_requests: int) -> dict[str, float]:
+    """``clients`` threads, each sending its next request when the last one answered."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker(n: int) -> None:
+        nonlocal errors
+        rng = random.Random(n)
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
+                          timeout=10) as client:
+            while time.monotonic() < stop:
+                with lock:
+                    if len(latencies) + errors >= max_requests:
+                        return
+                start = time.perf_counter()
+                ok = client.get(path_of(rng)).status_code == 200
+                elapsed = (time.perf_counter() - start) * 1000
+                with lock:
+                    if ok:
+                        latencies.append(elapsed)
+                    else:
+                        errors += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return {"rps": len(latencies) / wall, "p50": _percentile(latencies, 0.5),
+            "p99": _percentile(latencies, 0.99), "n": len(latencies), "errors": errors}
+
+
+def open_loop(base: str, token: str, path_of: Callable[[random.Random], str], *, rate: float,
+              seconds: float, workers: int = 32) -> dict[str, float]:
+    """Requests scheduled at a fixed ``rate``; latency counts from the scheduled time, so a
+    server that falls behind shows it (no coordinated omission)."""
+    total = int(rate * seconds)
+    schedule = [i / rate for i in range(total)]
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    next_index = 0
+    t0 = time.perf_counter() + 0.2
+
+    def worker(n: int) -> None:
+        nonlocal next_index, errors
+        rng = random.Random(1000 + n)
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
+                          timeout=10) as client:
+            while True:
+                with lock:
+                    if next_index >= total:
+                        return
+                    due = t0 + schedule[next_index]
+                    next_index += 1
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                ok = client.get(path_of(rng)).status_code == 200
+                elapsed = (time.perf_counter() - due) * 1000
+                with lock:
+                    if ok:
+                        latencies.append(elapsed)
+                    else:
+                        errors += 1
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    achieved = len(latencies) / (time.perf_counter() - t0)
+    return {"rate": rate, "achieved": achieved, "p50": _percentile(latencies, 0.5),
+            "p99": _percentile(latencies, 0.99), "n": len(latencies), "errors": errors}
+
+
+def run(label: str, database_url: str | None, args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        config, token, ids, names = prepare(Path(tmp) / "demo", args.customers, args.employees,
+                                            database_url)
+        with served(config) as base:
+            print(f"\n{label}: {len(ids)} customers, {args.employees} employees; "
+                  f"{args.clients} closed-loop clients, {args.seconds:.0f} s / at most "
+                  f"{args.max_requests} requests per phase")
+            print(f"{'scenario':<20}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}   |"
+                  f"{'open loop':>11}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+            for name, path_of in scenarios(ids, names).items():
+                closed = closed_loop(base, token, path_of, clients=args.clients,
+                                     seconds=args.seconds, max_requests=args.max_requests)
+                fixed = open_loop(base, token, path_of, rate=args.rate, seconds=args.seconds)
+                verdict = ""
+                if name == "record read":
+                    verdict = "  goal met" if fixed["p99"] < GOAL_P99_MS else "  GOAL MISSED"
+                print(f"{name:<20}{closed['rps']:>9.0f}{closed['p50']:>9.1f}"
+                      f"{closed['p99']:>9.1f}   |{fixed['achieved']:>7.0f}/s  "
+                      f"{fixed['p50']:>9.1f}{fixed['p99']:>9.1f}"
+                      f"{int(closed['errors'] + fixed['errors']):>8}{verdict}")
+    print(f"baseline: /health = framework + one SELECT 1; goal: record read p99 < "
+          f"{GOAL_P99_MS:.0f} ms at {args.rate:.0f} req/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=3000)
+    parser.add_argument("--employees", type=int, default=600)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--max-requests", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    args = parser.parse_args()
+    for db in args.databases.split(","):
+        if db == "sqlite":
+            run("SQLite", None, args)
+        else:
+            from tests.services import fresh_postgres_database
+
+            holder = fresh_postgres_database() if db == "postgresql" else nullcontext(None)
+            with holder as url:
+                run("PostgreSQL", url, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Decoding text files line by line without losing a byte (CSV, fixed-width).
+
+Undecodable bytes become lone surrogates U+DC00+byte (like "surrogateescape", but for
+every byte value); encoding turns them back into the same bytes. So one bad byte is a
+problem for its own line instead of killing the file, and lines copied through a rewrite
+stay byte-identical even when they hold bytes the codec cannot read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol
+
+from hub.errors import FatalConnectorError
+
+#: Name of the codec error handler that keeps undecodable bytes (see the module docstring).
+RAW_BYTES = "kontor-raw-bytes"
+MAX_LINE = 64 << 20  # a physical line this long means the file is not line-structured
+_CHUNK = 1 << 16
+
+_RAW_BYTE = re.compile("[\udc00-\udcff]")
+#: Anything that makes a value suspect: a NUL or an undecodable byte (checked in C).
+SUSPECT = re.compile("[\x00\udc00-\udcff]")
+
+
+def _raw_bytes_handler(exc: UnicodeError) -> tuple[str | bytes, int]:
+    if isinstance(exc, UnicodeDecodeError):
+        bad = exc.object[exc.start:exc.end]
+        return "".join(chr(0xDC00 + b) for b in bad), exc.end
+    if isinstance(exc, UnicodeEncodeError):
+        chunk = exc.object[exc.start:exc.end]
+        if all(0xDC00 <= ord(c) <= 0xDCFF for c in chunk):
+            return bytes(ord(c) - 0xDC00 for c in chunk), exc.end
+    raise exc
+
+
+codecs.register_error(RAW_BYTES, _raw_bytes_handler)
+
+
+def first_raw_byte(text: str) -> int | None:
+    """The first byte the codec could not decode in ``text``, if any."""
+    match = _RAW_BYTE.search(text)
+    return None if match is None else ord(match.group()) - 0xDC00
+
+
+def encode_problem(text: str, encoding: str) -> int | None:
+    """1-based position of the first character ``encoding`` cannot write, or None."""
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        return exc.start + 1
+    return None
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class Lines:
+    """Decoded physical lines of a binary stream, counted, with their raw text kept.
+
+    A UTF-8 byte order mark read with the plain ``utf-8`` codec is dropped from the first
+    line and remembered in ``had_bom``, so a rewrite can put it back.
+    """
+
+    def __init__(self, raw: BinaryIO | _Readable, encoding: str):
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors=RAW_BYTES)
+        self.count = 0  # physical lines handed out so far
+        self.had_bom = False
+        self.taken: list[str] = []  # lines handed out since the last take()
+
+    def take(self) -> str:
+        """The raw text of the lines handed out since the last call."""
+        text = "".join(self.taken)
+        self.taken.clear()
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        buf = ""
+        first = True
+        while True:
+            chunk = self._raw.read(_CHUNK)
+            text = self._decoder.decode(chunk, final=not chunk)
+            if first and text:
+                first = False
+                if text.startswith("\ufeff"):
+                    self.had_bom, text = True, text[1:]
+            buf += text
+            start = 0
+            while (end := buf.find("\n", start)) != -1:
+                yield self._hand_out(buf[start:end + 1])
+                start = end + 1
+            buf = buf[start:]
+            if len(buf) > MAX_LINE:
+                raise FatalConnectorError(f"line {self.count + 1} is longer than "
+                                          f"{MAX_LINE >> 20} MiB; is this a text file?")
+            if not chunk:
+                break
+        if buf:
+            yield self._hand_out(buf)
+
+    def _hand_out(self, line: str) -> str:
+        self.count += 1
+        self.taken.append(line)
+        return line
+
+
+def line_ending(raw: str) -> tuple[str, str]:
+    """Split a line's raw text into its body and its final line break."""
+    for end in ("\r\n", "\n", "\r"):
+        if raw.endswith(end):
+            return raw[: -len(end)], end
+    return raw, ""

@@ -1,0 +1,77 @@
+"""Settings of the CSV connector: folder, dialect, header and encoding."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import field_validator, model_validator
+
+from connectors._files import FileSettings, validate_codec
+
+
+class CsvSettings(FileSettings):
+    """A CSV/TSV folder. ``delimiter: tab`` (or ``"\\t"``) reads tab-separated files."""
+
+    suffix: str = ".csv"
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    quotechar: str = '"'
+    #: "minimal" quotes only where needed, "all" every field, "none" never (needs
+    #: ``escapechar``). Reading accepts whatever quoting the file uses, except with "none".
+    quoting: Literal["minimal", "all", "none"] = "minimal"
+    #: Escapes delimiter and quote characters instead of doubling quotes, e.g. "\\".
+    escapechar: str | None = None
+    #: False for files without a header row; then ``columns`` names the fields in order.
+    header: bool = True
+    columns: list[str] | None = None
+    #: Line ending for files this connector creates; existing files keep their own.
+    newline: str = "\n"
+
+    @field_validator("delimiter", mode="before")
+    @classmethod
+    def _tab(cls, value: object) -> object:
+        return "\t" if isinstance(value, str) and value.lower() in ("tab", "\\t") else value
+
+    @field_validator("delimiter", "quotechar", "escapechar")
+    @classmethod
+    def _one_char(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) != 1 or value in "\r\n"):
+            raise ValueError("must be exactly one character (not a line break)")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _codec(cls, value: str) -> str:
+        return validate_codec(value)
+
+    @field_validator("newline")
+    @classmethod
+    def _newline(cls, value: str) -> str:
+        if value not in ("\n", "\r\n"):
+            raise ValueError(r'must be "\n" or "\r\n"')
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value or any(not n.strip() for n in value):
+                raise ValueError("must list at least one column, none of them empty")
+            dupes = sorted({n for n in value if value.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate column names: {', '.join(dupes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if not self.header and not self.columns:
+            raise ValueError("header: false needs `columns` (the field names, in order)")
+        if self.header and self.columns:
+            raise ValueError("`columns` is only for files without a header row "
+                             "(header: false); with a header the file names its columns")
+        if self.quoting == "none" and self.escapechar is None:
+            raise ValueError('quoting: "none" needs an `escapechar` for delimiters in values')
+        special = [c for c in (self.delimiter, self.quotechar, self.escapechar) if c]
+        if len(set(special)) < len(special):
+            raise ValueError("delimiter, quotechar and escapechar must differ")
+        return self

@@ -1,0 +1,104 @@
+"""Golden employees rendered as SCIM Users for one caller, and SCIM input read back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy import Connection
+
+from hub.api import payloads
+from hub.api.disclosure import Disclosure, business_values
+from hub.api.problems import SCIM_JSON, ApiProblem
+from hub.api.scim.attributes import ScimInput, kontor_fields, to_scim
+from hub.api.scim.filter import FilterError
+from hub.context import Hub
+from hub.records import jsonable
+from hub.store import bulk, goldens
+
+ENTITY = "employee"
+
+
+class ScimProblem(ApiProblem):
+    """A 400 with its SCIM error type (invalidFilter, invalidValue, ...)."""
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/scim/v2"
+
+
+def kontor(hub: Hub) -> list[str]:
+    return kontor_fields(hub.deployment.fields[ENTITY])
+
+
+def scim_response(body: Any, status: int = 200, etag: str | None = None,
+                  location: str | None = None) -> JSONResponse:
+    headers = {k: v for k, v in (("ETag", etag), ("Location", location)) if v}
+    return JSONResponse(body, status_code=status, media_type=SCIM_JSON, headers=headers)
+
+
+def weak_etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def manager_ids(conn: Connection, numbers: list[Any]) -> dict[Any, str]:
+    """employee number -> golden id, for the managers named on a page of users."""
+    wanted = sorted({n for n in numbers if n is not None}, key=str)
+    return bulk.fetch_ids_by_field(conn, ENTITY, "employee_number", wanted) if wanted else {}
+
+
+def users(conn: Connection, view: Disclosure, rows: list[dict[str, Any]], url: str
+          ) -> list[dict[str, Any]]:
+    """Rows (restricted values already opened) as the caller may see them."""
+    released = view.values(ENTITY, [(r["id"], business_values(r)) for r in rows])
+    managers = manager_ids(conn, [v.get("manager_number") for v, _ in released])
+    names = kontor(view.hub)
+    return [jsonable(to_scim(row, values, manager_id=managers.get(values.get("manager_number")),
+                             base_url=url, kontor=names), sort=False)
+            for row, (values, _) in zip(rows, released)]
+
+
+def internal_user(conn: Connection, hub: Hub, row: dict[str, Any], url: str) -> dict[str, Any]:
+    """The whole stored user, nothing withheld: what PATCH operations apply to."""
+    values = business_values(row)
+    managers = manager_ids(conn, [values.get("manager_number")])
+    return jsonable(to_scim(row, values, manager_id=managers.get(values.get("manager_number")),
+                            base_url=url, kontor=kontor(hub)), sort=False)
+
+
+def resolve(conn: Connection, hub: Hub, got: ScimInput, current: dict[str, Any] | None
+            ) -> dict[str, Any]:
+    """Canonical, typed, cleaned values from SCIM input, with ``active`` and ``manager``
+    turned into a termination date and a manager's employee number."""
+    values = dict(got.values)
+    if got.manager_given:
+        if got.manager_id in (None, ""):
+            values["manager_number"] = None
+        else:
+            manager = goldens.read(conn, hub.sealer, ENTITY, [str(got.manager_id)[:32]])
+            if not manager:
+                raise ScimProblem("manager.value names no known User", scim_type="invalidValue")
+            values["manager_number"] = next(iter(manager.values()))["employee_number"]
+    if got.active is not None:
+        today = dt.date.today()
+        term = (current or {}).get("termination_date")
+        if not got.active and (term is None or term > today):
+            values["termination_date"] = today
+        elif got.active and term is not None and term <= today:
+            values["termination_date"] = None
+    specs = hub.deployment.fields[ENTITY]
+    model = payloads.values_model(ENTITY, specs)
+    try:
+        typed = model.model_validate(values).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        where = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
+        raise ScimProblem(f"invalid value for {where}", scim_type="invalidValue") from None
+    given = payloads.clean(specs, {k: v for k, v in typed.items() if v is not None})
+    return {**{k: None for k, v in typed.items() if v is None}, **given}
+
+
+def filter_problem(exc: FilterError, scim_type: str = "invalidFilter") -> ScimProblem:
+    return ScimProblem(str(exc), scim_type=scim_type)

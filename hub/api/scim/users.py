@@ -1,0 +1,108 @@
+"""SCIM Users, read side: list with filter, sorting and pagination; get one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import func, select
+
+from hub.api.deps import ConnDep, HubDep, disclosure
+from hub.api.scim import render, schemas
+from hub.api.scim.attributes import ENTERPRISE, KONTOR, LOWER_URIS, attr_key
+from hub.api.scim.filter import FilterError, parse, split_attr
+from hub.api.scim.query import Translator
+from hub.api.security import ScimCaller
+from hub.api.writes import load
+from hub.canonical import MODELS
+from hub.store import bulk
+
+router = APIRouter(prefix="/scim/v2", tags=["scim"])
+IdPath = Annotated[str, Path(max_length=32, description="The User's id (golden id)")]
+AttrList = Annotated[str | None, Query(max_length=1000,
+                                       description="Comma-separated attribute names")]
+_ALWAYS = {"id", "schemas", "meta"}
+
+
+def project(user: dict[str, Any], attributes: str | None, excluded: str | None,
+            kontor: list[str]) -> dict[str, Any]:
+    """Keep (``attributes``) or drop (``excludedAttributes``) top-level attributes."""
+    def keys(text: str) -> set[str]:
+        out = set()
+        for name in filter(None, (n.strip() for n in text.split(","))):
+            if name.lower() in LOWER_URIS:  # a whole extension
+                out.add(LOWER_URIS[name.lower()].rstrip(":") or "core")
+                continue
+            try:
+                out.add(attr_key(split_attr(name), kontor).split(".")[0])
+            except FilterError:
+                raise render.ScimProblem("attributes names an unknown attribute",
+                                         scim_type="invalidValue") from None
+        return out
+
+    def key_of(attr: str) -> str:
+        return {ENTERPRISE: "enterprise", KONTOR: "kontor"}.get(attr, attr.lower())
+
+    if attributes:
+        wanted = keys(attributes) | _ALWAYS
+        return {k: v for k, v in user.items() if key_of(k) in wanted}
+    if excluded:
+        unwanted = keys(excluded) - _ALWAYS
+        return {k: v for k, v in user.items() if key_of(k) not in unwanted}
+    return user
+
+
+@router.get("/Users", summary="List Users: filter, sortBy/sortOrder, startIndex/count")
+def list_users(
+    request: Request, caller: ScimCaller, hub: HubDep, conn: ConnDep,
+    filter_: Annotated[str | None, Query(alias="filter", max_length=4000)] = None,
+    sort_by: Annotated[str | None, Query(alias="sortBy", max_length=200)] = None,
+    sort_order: Annotated[Literal["ascending", "descending"],
+                          Query(alias="sortOrder")] = "ascending",
+    start_index: Annotated[int, Query(alias="startIndex", ge=-2**31, le=2**31)] = 1,
+    count: Annotated[int, Query(ge=-2**31, le=2**31)] = 100,
+    attributes: AttrList = None,
+    excluded: Annotated[str | None, Query(alias="excludedAttributes", max_length=1000)] = None,
+) -> JSONResponse:
+    view = disclosure(request, caller, "scim")
+    table = bulk.table_of(MODELS[render.ENTITY])
+    names = render.kontor(hub)
+    specs = hub.deployment.fields[render.ENTITY]
+    translator = Translator(table, names, lambda f: view.in_clear(render.ENTITY, f)
+                            and not specs[f].restricted)
+    start = max(start_index, 1)  # RFC 7644 §3.4.2.4: below 1 means 1
+    size = min(max(count, 0), schemas.MAX_RESULTS)
+    try:
+        where = translator.where(parse(filter_)) if filter_ else None
+        order = translator.order_by(sort_by, sort_order == "descending") if sort_by \
+            else [table.c.id.asc()]
+    except FilterError as exc:
+        raise render.filter_problem(exc) from None
+    counted = select(func.count()).select_from(table)
+    stmt = select(table).order_by(*order).offset(start - 1).limit(size)
+    if where is not None:
+        counted, stmt = counted.where(where), stmt.where(where)
+    total = conn.execute(counted).scalar_one()
+    rows = [dict(r._mapping) for r in conn.execute(stmt)] if size else []
+    hub.sealer.open_goldens(conn, render.ENTITY, rows)
+    found = [project(u, attributes, excluded, names)
+             for u in render.users(conn, view, rows, render.base_url(request))]
+    return render.scim_response(schemas.list_response(found, total, start))
+
+
+@router.get("/Users/{user_id}", summary="One User",
+            responses={304: {"description": "Not modified (If-None-Match)"}})
+def get_user(user_id: IdPath, request: Request, caller: ScimCaller, hub: HubDep,
+             conn: ConnDep, attributes: AttrList = None,
+             excluded: Annotated[str | None, Query(alias="excludedAttributes",
+                                                   max_length=1000)] = None,
+             if_none_match: Annotated[str | None, Header(max_length=40)] = None) -> Response:
+    row = load(conn, hub.sealer, render.ENTITY, user_id)
+    tag = render.weak_etag(row["version"])
+    if if_none_match is not None and if_none_match.strip() in (tag, tag[2:], "*"):
+        return Response(status_code=304, headers={"ETag": tag})
+    user = render.users(conn, disclosure(request, caller, "scim"), [row],
+                        render.base_url(request))[0]
+    return render.scim_response(project(user, attributes, excluded,
+                                        render.kontor(hub)), etag=tag)

@@ -1,0 +1,55 @@
+"""Who is calling: bearer tokens, and the permission each route needs.
+
+Every route outside /health and the docs depends on ``require(permission)``; the matrix
+test walks ``app.routes`` to prove it, role by role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from hub.api.problems import Forbidden, Unauthorized
+from hub.auth import tokens
+from hub.auth.roles import Permission, allows
+from hub.auth.tokens import Caller
+
+# auto_error=False: a missing header becomes our 401 problem, not FastAPI's 403.
+_bearer = HTTPBearer(auto_error=False, description="An API token from `kontor tokens create`")
+
+
+def authenticate(request: Request, token: str | None) -> Caller:
+    caller = tokens.authenticate(request.app.state.hub.engine, token) if token else None
+    if caller is None:
+        raise Unauthorized()
+    request.state.caller = caller
+    return caller
+
+
+def bearer_caller(request: Request,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                         Depends(_bearer)]) -> Caller:
+    return authenticate(request, credentials.credentials if credentials else None)
+
+
+def require(permission: Permission) -> Callable[..., Caller]:
+    """A dependency that lets only callers whose role has ``permission`` through."""
+
+    def _check(caller: Annotated[Caller, Depends(bearer_caller)]) -> Caller:
+        if not allows(caller.role, permission):
+            raise Forbidden(f"role {caller.role.value!r} lacks permission {permission.value!r}")
+        return caller
+
+    return _check
+
+
+P = Permission
+RecordsReader = Annotated[Caller, Depends(require(P.RECORDS_READ))]
+RecordsWriter = Annotated[Caller, Depends(require(P.RECORDS_WRITE))]
+OperationsReader = Annotated[Caller, Depends(require(P.OPERATIONS_READ))]
+QuarantineReader = Annotated[Caller, Depends(require(P.QUARANTINE_READ))]
+PolicySimulator = Annotated[Caller, Depends(require(P.POLICY_SIMULATE))]
+ScimCaller = Annotated[Caller, Depends(require(P.SCIM))]

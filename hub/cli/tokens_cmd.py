@@ -1,0 +1,87 @@
+"""``kontor tokens``: create, list and revoke API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hub.auth import tokens
+from hub.auth.roles import Role
+from hub.cli.output import console, fail, print_json
+from hub.context import Hub, open_hub
+from hub.errors import HubError
+
+app = typer.Typer(help="API tokens: create (shown once), list with last use, revoke.",
+                  no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _open(ctx: typer.Context) -> Hub:
+    try:
+        return open_hub(ctx.obj["config"])
+    except HubError as exc:
+        fail(exc)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    role: Annotated[Role, typer.Option(help="What the token may do.")],
+    expires: Annotated[str, typer.Option(help="Lifetime: e.g. 90d, 12h, 4w.")] = "90d",
+    name: Annotated[str | None, typer.Option(help="Who or what uses it (default: the role).")
+                    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a token; it is shown this once and stored only as a hash."""
+    try:
+        lifetime = tokens.parse_duration(expires)
+    except HubError as exc:
+        fail(exc, code=2)
+    hub = _open(ctx)
+    created = tokens.create(hub.engine, role=role, expires_in=lifetime, name=name or role.value)
+    hub.close()
+    if as_json:
+        print_json({"id": created.id, "role": role.value, "token": created.token,
+                    "expires_at": created.expires_at})
+        return
+    console.print(f"Token {created.id} ({role.value}), valid until "
+                  f"{created.expires_at:%Y-%m-%d %H:%M} UTC:", highlight=False)
+    console.print(created.token, highlight=False, soft_wrap=True)
+    console.print("[yellow]Copy it now: Kontor keeps only its hash and cannot show it again.[/]")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Every token with its role, state and last use."""
+    hub = _open(ctx)
+    rows = tokens.list_tokens(hub.engine)
+    hub.close()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"API tokens ({len(rows)})")
+    for col in ("id", "name", "role", "starts with", "state", "expires", "last used"):
+        table.add_column(col)
+    for r in rows:
+        last = r["last_used_at"]
+        table.add_row(str(r["id"]), r["name"], r["role"], r["hint"] + "…", r["state"],
+                      f"{r['expires_at']:%Y-%m-%d}",
+                      f"{last:%Y-%m-%d %H:%M}" if last else "never")
+    console.print(table)
+
+
+@app.command("revoke")
+def revoke(ctx: typer.Context,
+           token_id: Annotated[int, typer.Argument(metavar="ID", help="Token id (see list).")]
+           ) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+    hub = _open(ctx)
+    try:
+        tokens.revoke(hub.engine, token_id)
+    except HubError as exc:
+        fail(exc)
+    finally:
+        hub.close()
+    console.print(f"Token {token_id} revoked.")

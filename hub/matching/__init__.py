@@ -1,0 +1,1 @@
+"""Match & merge: find the golden record each inbound record belongs to."""

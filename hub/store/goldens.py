@@ -1,0 +1,61 @@
+"""Reading and writing golden records in batches, restricted fields sealed at rest.
+
+Every path that stores or loads golden records (sync, API, CLI) goes through these
+functions, so no caller can forget to seal or open a restricted value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from hub.canonical import MODELS
+from hub.store import bulk
+from hub.store.sealing import Sealer
+from hub.store.tables import RecordHistory
+
+
+def read(conn: Connection, sealer: Sealer, entity: str, ids: Sequence[str]
+         ) -> dict[str, dict[str, Any]]:
+    """Golden rows by id, restricted values opened."""
+    rows = bulk.fetch_goldens(conn, entity, ids)
+    sealer.open_goldens(conn, entity, list(rows.values()))
+    return rows
+
+
+def scan(engine: Engine, sealer: Sealer, entity: str, batch_size: int
+         ) -> Iterator[list[dict[str, Any]]]:
+    """All golden records in id order, a batch at a time (keyset pagination)."""
+    t = bulk.table_of(MODELS[entity])
+    last = ""
+    while True:
+        with engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(
+                select(t).where(t.c.id > last).order_by(t.c.id).limit(batch_size))]
+            sealer.open_goldens(conn, entity, rows)
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]
+
+
+def write(conn: Connection, sealer: Sealer, entity: str, *, inserts: list[dict[str, Any]],
+          updates: list[dict[str, Any]], history: list[dict[str, Any]]) -> None:
+    """Insert new golden rows, update changed ones, append history; all sealed."""
+    sealer.seal_goldens(conn, entity, inserts + updates)
+    sealer.seal_history(conn, entity, history)
+    bulk.insert_rows(conn, bulk.table_of(MODELS[entity]), inserts)
+    bulk.update_goldens(conn, entity, updates)
+    bulk.insert_rows(conn, bulk.table_of(RecordHistory), history)
+
+
+def read_history(conn: Connection, sealer: Sealer, entity: str, golden_id: str
+                 ) -> list[dict[str, Any]]:
+    h = bulk.table_of(RecordHistory)
+    rows = [dict(r._mapping) for r in conn.execute(
+        select(h).where(h.c.entity == entity, h.c.golden_id == golden_id)
+        .order_by(h.c.version))]
+    sealer.open_history(conn, entity, rows)
+    return rows

@@ -1,0 +1,140 @@
+"""Set-based store access for match & merge: match keys, xref state, review pairs.
+
+Like ``hub.store.bulk``: one statement per chunk of a batch, never one per record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, tuple_, update
+
+from hub.canonical import MODELS
+from hub.store import bulk
+from hub.store.matching_tables import GoldenRetired, MatchKey, ReviewPair
+from hub.store.tables import Xref
+
+
+class KeyDigest:
+    """Keyed BLAKE2b of match-key texts: equal texts meet, the table reveals none of them.
+
+    Unkeyed hashes of low-entropy values (emails, tax ids, birth dates) are reversible by
+    trying candidates; with a key kept outside the database they are not.
+    """
+
+    def __init__(self, secret: bytes):
+        self._secret = secret[:64]
+
+    def __call__(self, text: str) -> str:
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=16,
+                               key=self._secret).hexdigest()
+
+
+def lookup_keys(conn: Connection, entity: str, digests: Iterable[str]
+                ) -> dict[str, list[str]]:
+    """digest -> golden ids holding that key."""
+    t = bulk.table_of(MatchKey)
+    found: dict[str, list[str]] = defaultdict(list)
+    for part in bulk.chunks(sorted(set(digests))):
+        for value, gid in conn.execute(select(t.c.value, t.c.golden_id).where(
+                t.c.entity == entity, t.c.value.in_(part))):
+            found[value].append(gid)
+    return found
+
+
+def add_keys(conn: Connection, entity: str, pairs: Iterable[tuple[str, str]]) -> None:
+    """Insert (digest, golden id) pairs (new ones only: callers pass differences)."""
+    rows = [{"entity": entity, "value": v, "golden_id": g} for v, g in sorted(set(pairs))]
+    bulk.insert_rows(conn, bulk.table_of(MatchKey), rows)
+
+
+def remove_keys(conn: Connection, entity: str, pairs: Iterable[tuple[str, str]]) -> None:
+    t = bulk.table_of(MatchKey)
+    for part in bulk.chunks(sorted(set(pairs))):
+        conn.execute(delete(t).where(t.c.entity == entity,
+                                     tuple_(t.c.value, t.c.golden_id).in_(part)))
+
+
+def remove_all_keys(conn: Connection, entity: str, golden_ids: Sequence[str]) -> None:
+    t = bulk.table_of(MatchKey)
+    for part in bulk.chunks(golden_ids):
+        conn.execute(delete(t).where(t.c.entity == entity, t.c.golden_id.in_(part)))
+
+
+def fetch_columns(conn: Connection, entity: str, ids: Sequence[str], columns: Sequence[str]
+                  ) -> dict[str, dict[str, Any]]:
+    """id -> {column: value} for golden records: only what matching reads, not whole rows."""
+    t = bulk.table_of(MODELS[entity])
+    wanted = [t.c.id, *(t.c[c] for c in columns if c in t.c)]
+    found: dict[str, dict[str, Any]] = {}
+    for part in bulk.chunks(ids):
+        for row in conn.execute(select(*wanted).where(t.c.id.in_(part))):
+            found[row.id] = dict(row._mapping)
+    return found
+
+
+def fetch_xref_state(conn: Connection, system: str, entity: str, keys: Sequence[str]
+                     ) -> dict[str, tuple[str, str, bool]]:
+    """source_key -> (golden_id, source_hash, deleted?) for the keys that have an xref."""
+    t = bulk.table_of(Xref)
+    found: dict[str, tuple[str, str, bool]] = {}
+    for part in bulk.chunks(keys):
+        for r in conn.execute(select(t.c.source_key, t.c.golden_id, t.c.source_hash,
+                                     t.c.deleted_at).where(
+                t.c.system == system, t.c.entity == entity, t.c.source_key.in_(part))):
+            found[r.source_key] = (r.golden_id, r.source_hash, r.deleted_at is not None)
+    return found
+
+
+def mark_seen(conn: Connection, system: str, entity: str, keys: Sequence[str],
+              run_id: int) -> None:
+    """Record that this run's snapshot still contains ``keys`` (for delete detection)."""
+    t = bulk.table_of(Xref)
+    for part in bulk.chunks(keys):
+        conn.execute(update(t).where(t.c.system == system, t.c.entity == entity,
+                                     t.c.source_key.in_(part)).values(seen_run=run_id))
+
+
+def ordered(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)
+
+
+def decided_pairs(conn: Connection, entity: str, pairs: Iterable[tuple[str, str]]
+                  ) -> dict[tuple[str, str], str]:
+    """(a, b) -> status for pairs already in the review table (open or decided)."""
+    t = bulk.table_of(ReviewPair)
+    wanted = sorted({ordered(a, b) for a, b in pairs})
+    found: dict[tuple[str, str], str] = {}
+    for part in bulk.chunks(wanted, 400):
+        for r in conn.execute(select(t.c.golden_a, t.c.golden_b, t.c.status).where(
+                t.c.entity == entity, tuple_(t.c.golden_a, t.c.golden_b).in_(part))):
+            found[(r.golden_a, r.golden_b)] = r.status
+    return found
+
+
+def queue_reviews(conn: Connection, entity: str, rows: list[dict[str, Any]],
+                  now: dt.datetime) -> int:
+    """Add review pairs not asked before; returns how many are new."""
+    fresh: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        a, b = ordered(row["golden_a"], row["golden_b"])
+        if a != b:
+            fresh.setdefault((a, b), {**row, "golden_a": a, "golden_b": b})
+    known = decided_pairs(conn, entity, fresh)
+    new = [{"entity": entity, "status": "open", "created_at": now, "decided_at": None,
+            "decided_by": None, **r} for k, r in fresh.items() if k not in known]
+    bulk.insert_rows(conn, bulk.table_of(ReviewPair), new)
+    return len(new)
+
+
+def retired_ids(conn: Connection, entity: str, ids: Sequence[str]) -> set[str]:
+    t = bulk.table_of(GoldenRetired)
+    found: set[str] = set()
+    for part in bulk.chunks(ids):
+        found.update(conn.execute(select(t.c.golden_id).where(
+            t.c.entity == entity, t.c.golden_id.in_(part))).scalars())
+    return found

@@ -1,0 +1,239 @@
+"""Match & merge inside an inbound stream: what ``InboundSync`` asks of issue 4's parts.
+
+Per batch: match (situations counted), overrides and survivorship for the merge, echo
+suppression, then keeping match keys, review pairs and xref state up to date. Per stream:
+the change threshold as batches commit, and delete detection once a full snapshot has
+been read completely.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, select, update
+
+from hub.config import Deployment, Stream
+from hub.errors import HubError, RecordProblem
+from hub.matching import settings as mm
+from hub.matching.matcher import Matcher
+from hub.records import Incoming
+from hub.store import bulk
+from hub.store import matching_store as ms
+from hub.store.matching_tables import GoldenOverride, GoldenRetired
+from hub.store.tables import StreamState, Xref
+from hub.survivorship.rules import Survivorship, typed
+from hub.sync.counts import StreamCounts
+from hub.sync.echo import EchoCheck
+
+SITUATIONS = ("linked", "unlinked", "unmatched", "disputed", "deleted")
+
+
+class ThresholdExceeded(HubError):
+    """A run would change or delete more of a stream than the delete policy allows."""
+
+
+def key_digest(deployment: Deployment) -> ms.KeyDigest:
+    """The digest for match keys, keyed by the deployment's first master key.
+
+    The first key, not the active one: rotating keys must not make every stored match key
+    unfindable. (Retiring that key needs ``kontor steward reindex``.)
+    """
+    keyring = deployment.keyring()
+    first = next(iter(keyring.keys))
+    return ms.KeyDigest(keyring.derive("kontor-match-keys", key_id=first))
+
+
+def fetch_overrides(conn: Connection, entity: str, ids: list[str],
+                    types: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """golden id -> {field: steward's value}, typed by ``types`` (field -> type name)."""
+    t = bulk.table_of(GoldenOverride)
+    found: dict[str, dict[str, Any]] = {}
+    for part in bulk.chunks(ids):
+        for r in conn.execute(select(t.c.golden_id, t.c.field, t.c.value).where(
+                t.c.entity == entity, t.c.golden_id.in_(part))):
+            found.setdefault(r.golden_id, {})[r.field] = typed(
+                (types or {}).get(r.field, "str"), r.value)
+    return found
+
+
+class MatchMerge:
+    """Match & merge for one inbound stream in one run."""
+
+    def __init__(self, deployment: Deployment, stream: Stream, run_id: int,
+                 counts: StreamCounts, fields: list[str]):
+        cfg, entity = deployment.config, stream.entity
+        self.entity, self.system, self.run_id, self.counts = entity, stream.system, run_id, counts
+        self.stream = stream.name
+        self.settings = mm.matching_for(cfg, entity)
+        self.matcher = Matcher(entity, self.settings, mm.rules_for(cfg, entity),
+                               key_digest(deployment))
+        self.survivorship = Survivorship(mm.survivorship_for(cfg, entity), fields)
+        self.policy = cfg.deletes
+        same = [s for s in deployment.streams("inbound", [stream.system]) if s.entity == entity]
+        # Only a full read of the one stream carrying this system's records shows deletes.
+        full = stream.config.full_snapshot
+        if full is None:
+            full = stream.config.cursor_field is None and not any(
+                c in stream.config.resource for c in "*?[")
+        self.snapshot = self.policy.detect and full and len(same) == 1
+        self.read_any = False  # an unchanged source may return no batch at all
+        specs = deployment.fields[entity]
+        self.unrestricted = [f for f in fields if not specs[f].restricted]
+        self.types = {f: specs[f].type for f in fields}
+        self.echo = EchoCheck(deployment, stream)
+        self.baseline = 0
+        for s in SITUATIONS:
+            counts.situations.setdefault(s, 0)
+
+    # -- per stream ------------------------------------------------------------------------
+
+    def start(self, engine: Engine) -> None:
+        t = bulk.table_of(Xref)
+        with engine.connect() as conn:
+            self.baseline = int(conn.execute(select(func.count()).select_from(t).where(
+                t.c.system == self.system, t.c.entity == self.entity,
+                t.c.deleted_at.is_(None))).scalar_one())
+
+    def check_changes(self) -> None:
+        """Raise before a batch commits that takes the run over ``max_change_percent``."""
+        limit = self.policy.max_change_percent
+        if limit is None or not self.baseline:
+            return
+        if self.counts.updated > self.baseline * limit / 100:
+            raise ThresholdExceeded(
+                f"stopped: this run would change more than {limit:g}% of the "
+                f"{self.baseline} records known from {self.system} (deletes.max_change_"
+                "percent); earlier batches are kept, nothing after them is applied")
+
+    # -- per batch ---------------------------------------------------------------------------
+
+    def match(self, conn: Connection, items: list[Incoming]
+              ) -> tuple[int, list[tuple[RecordProblem, Any]]]:
+        """Match ``items``; return (new golden records needed, records refused)."""
+        new_count = self.matcher.match(conn, self.system, items)
+        refused: list[tuple[RecordProblem, Any]] = []
+        for item in items:
+            situation = item.extra.get("situation", "unmatched")
+            self.counts.situations[situation] += 1
+            if situation == "unmatched" and \
+                    self.settings.unmatched_reaction(self.system) == "quarantine":
+                item.extra["refused"] = True
+                refused.append((RecordProblem(
+                    "unmatched: no golden record to link to (matching.on_unmatched: "
+                    "quarantine)", self.system, "", source_key=item.source_key,
+                    location=item.location), item.extra.get("raw")))
+        return new_count, refused
+
+    def overrides(self, conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+        return fetch_overrides(conn, self.entity, ids, self.types)
+
+    def echoes(self, conn: Connection, items: list[Incoming],
+               goldens: Mapping[str, Mapping[str, Any]]) -> set[str]:
+        if not self.echo.active:
+            return set()
+        found = self.echo.echoes(conn, items, goldens)
+        self.counts.echoes += len(found)
+        return found
+
+    def xref_state(self, item: Incoming) -> dict[str, Any]:
+        """Columns of the xref row that match & merge keeps per source record."""
+        data = {f: item.values.get(f) for f in self.unrestricted
+                if item.values.get(f) is not None}
+        return {"data": {**data, "_at": item.observed_at}, "seen_run": self.run_id,
+                "deleted_at": None}
+
+    def after_write(self, conn: Connection, working: Mapping[str, Mapping[str, Any]],
+                    before: Mapping[str, Mapping[str, Any]], items: list[Incoming],
+                    now: dt.datetime) -> None:
+        """Match keys follow the golden values; review pairs queued; revived ids."""
+        added: list[tuple[str, str]] = []
+        removed: list[tuple[str, str]] = []
+        sources: dict[str, list[Incoming]] = {}
+        for item in items:
+            sources.setdefault(item.golden_id or "", []).append(item)
+        for gid, row in working.items():
+            alone = sources.get(gid, [])
+            if gid not in before and len(alone) == 1 and "keys" in alone[0].extra and \
+                    self.matcher.fuzzy.enabled:
+                new_keys = alone[0].extra["keys"]  # a new record of one source: its own keys
+            else:
+                new_keys = self.matcher.keys_of(row)
+            old_keys = self.matcher.keys_of(before[gid]) if gid in before else set()
+            added += [(k, gid) for k in new_keys - old_keys]
+            removed += [(k, gid) for k in old_keys - new_keys]
+        ms.remove_keys(conn, self.entity, removed)
+        ms.add_keys(conn, self.entity, added)
+        reviews = [{"golden_a": item.golden_id, "golden_b": other, "score": round(s, 4),
+                    "evidence": evidence, "system": self.system,
+                    "source_key": item.source_key, "run_id": self.run_id}
+                   for item in items for other, s, evidence in item.extra.get("review", [])
+                   if isinstance(other, str)]
+        if reviews:
+            ms.queue_reviews(conn, self.entity, reviews, now)
+        revived = sorted({i.golden_id for i in items if i.linked and i.previous_hash is None
+                          and i.golden_id})  # type: ignore[misc]
+        if revived:
+            t = bulk.table_of(GoldenRetired)
+            for part in bulk.chunks(revived):
+                conn.execute(t.delete().where(t.c.entity == self.entity,
+                                              t.c.golden_id.in_(part)))
+
+    def mark_seen(self, conn: Connection, keys: list[str]) -> None:
+        self.read_any = True
+        if self.snapshot and keys:
+            ms.mark_seen(conn, self.system, self.entity, keys, self.run_id)
+
+    # -- end of stream -----------------------------------------------------------------------
+
+    def finish(self, engine: Engine, now: dt.datetime) -> None:
+        """Deletes from a complete full snapshot, within ``max_delete_percent``."""
+        if not self.snapshot or not self.read_any or self.counts.error:
+            return
+        t = bulk.table_of(Xref)
+        scope = (t.c.system == self.system, t.c.entity == self.entity, t.c.deleted_at.is_(None))
+        with engine.begin() as conn:
+            gone = [(r.source_key, r.golden_id) for r in conn.execute(
+                select(t.c.source_key, t.c.golden_id).where(
+                    *scope, (t.c.seen_run.is_(None)) | (t.c.seen_run != self.run_id)))]
+            if not gone:
+                return
+            limit = self.policy.max_delete_percent
+            if self.baseline and limit is not None and len(gone) > self.baseline * limit / 100:
+                self.counts.held_deletes = len(gone)
+                # forget the cursor: the next run reads the source in full and decides again
+                st = bulk.table_of(StreamState)
+                conn.execute(delete(st).where(st.c.system == self.system,
+                                              st.c.stream == self.stream))
+                self.counts.error = (
+                    f"stopped before deleting: {len(gone)} of {self.baseline} records known "
+                    f"from {self.system} are missing from this read (more than "
+                    f"deletes.max_delete_percent {limit:g}%); nothing was deleted. Check the "
+                    "source; if the deletes are real, raise the limit for one run")
+                return
+            self.counts.situations["deleted"] += len(gone)
+            if self.policy.on_delete == "ignore":
+                return
+            keys = [k for k, _ in gone]
+            for part in bulk.chunks(keys):
+                conn.execute(update(t).where(*scope, t.c.source_key.in_(part))
+                             .values(deleted_at=now))
+            self.counts.deleted += len(gone)
+            if self.policy.on_delete == "retire":
+                self._retire(conn, sorted({g for _, g in gone}), now)
+
+    def _retire(self, conn: Connection, ids: list[str], now: dt.datetime) -> None:
+        """Retire golden records no live xref of any system points to any more."""
+        t = bulk.table_of(Xref)
+        alive: set[str] = set()
+        for part in bulk.chunks(ids):
+            alive.update(conn.execute(select(t.c.golden_id).where(
+                t.c.entity == self.entity, t.c.golden_id.in_(part),
+                t.c.deleted_at.is_(None))).scalars())
+        retire = [g for g in ids if g not in alive]
+        already = ms.retired_ids(conn, self.entity, retire)
+        bulk.insert_rows(conn, bulk.table_of(GoldenRetired), [
+            {"entity": self.entity, "golden_id": g, "reason": f"deleted in {self.system}",
+             "run_id": self.run_id, "retired_at": now} for g in retire if g not in already])
+        self.counts.retired += len([g for g in retire if g not in already])

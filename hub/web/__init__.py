@@ -1,0 +1,1 @@
+"""The web dashboard: server-rendered pages for compliance officers and operators."""

@@ -1,0 +1,82 @@
+"""Small multi-system deployments for the match & merge tests, written into tmp folders."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from policies import keys
+
+PERSON = """entity: customer
+updated_at: changed
+fields:
+  customer_number: id
+  first_name: first
+  last_name: last
+  email: {column: email, normalise: [email]}
+  phone: {column: phone, normalise: [phone]}
+  street: street
+  postal_code: zip
+  city: city
+  date_of_birth: dob
+  tax_id: tax
+"""
+COLUMNS = ["id", "first", "last", "email", "phone", "street", "zip", "city", "dob", "tax",
+           "changed"]
+
+
+def system(name: str, *, resource: str | None = None, extra: str = "",
+           direction: str = "inbound", entity: str = "customer", mapping: str | None = None
+           ) -> str:
+    resource = resource or f"{name}.csv"
+    key = "[id]" if direction == "inbound" else "[id]"
+    return f"""  {name}:
+    connector: csv
+    default_region: DE
+    settings: {{directory: data}}
+    streams:
+      people: {{entity: {entity}, direction: {direction}, resource: {resource}, key: {key},
+               mapping: mappings/{mapping or name}.yaml{extra}}}
+"""
+
+
+def allow_policy(destination: str) -> str:
+    """A policy file letting ``destination`` receive ordinary (unrestricted) master data."""
+    rules = "".join(f"  - {{id: {destination}-{c.split('.')[-1]}, to: [{destination}], "
+                    f"category: {c}, action: allow}}\n"
+                    for c in ("user.contact", "user.name", "user.unique_id", "user.demographic"))
+    return f"rules:\n{rules}"
+
+
+def write_deployment(folder: Path, systems: str, config: str = "",
+                     mappings: dict[str, str] | None = None,
+                     policy: str | None = None) -> Path:
+    """kontor.yaml (database from KONTOR_DATABASE_URL), mappings, policy and a keyring."""
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    if policy is not None:
+        (folder / "policies").mkdir(exist_ok=True)
+        (folder / "policies" / "test.yaml").write_text(policy, encoding="utf-8")
+    (folder / "mappings").mkdir(exist_ok=True)
+    for name, text in (mappings or {}).items():
+        (folder / "mappings" / f"{name}.yaml").write_text(text, encoding="utf-8")
+    path = folder / "kontor.yaml"
+    path.write_text(f"database: kontor.db\nbatch_size: 500\n{config}\nsystems:\n{systems}",
+                    encoding="utf-8")
+    if not (folder / ".kontor" / "keyring.json").exists():
+        keys.create(folder / ".kontor" / "keyring.json")
+    return path
+
+
+def write_rows(folder: Path, name: str, rows: list[dict[str, Any]],
+               columns: list[str] = COLUMNS) -> None:
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    with open(folder / "data" / f"{name}.csv", "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") for c in columns})
+
+
+def person(pid: str, first: str, last: str, **kw: Any) -> dict[str, Any]:
+    return {"id": pid, "first": first, "last": last, "changed": "2026-01-01T00:00:00", **kw}
