@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo-deployment
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench bench-connectors lint clean
 
 $(BIN)/kontor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: install
 
 bench: install
 	$(BIN)/python bench/import_customers.py
+
+# Connector read/write records/s and peak memory beside bare-library baselines;
+# e.g. make bench-connectors BENCH_ARGS="--rows 5000000 --only csv-read"
+bench-connectors: install
+	$(BIN)/python bench/connectors_bench.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check hub connectors mappings policies

@@ -155,44 +155,53 @@ def closed_loop(base: str, token: str, path_of: Callable[[random.Random], str], 
 
 
 def open_loop(base: str, token: str, path_of: Callable[[random.Random], str], *, rate: float,
-              seconds: float, workers: int = 32) -> dict[str, float]:
+              seconds: float, workers: int = 16) -> dict[str, float]:
     """Requests scheduled at a fixed ``rate``; latency counts from the scheduled time, so a
     server that falls behind shows it (no coordinated omission)."""
     total = int(rate * seconds)
-    schedule = [i / rate for i in range(total)]
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
     next_index = 0
-    t0 = time.perf_counter() + 0.2
+    ready = threading.Barrier(workers + 1)
+    t0 = 0.0
+    clients = [httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
+                            timeout=10) for _ in range(workers)]
 
     def worker(n: int) -> None:
         nonlocal next_index, errors
         rng = random.Random(1000 + n)
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                          timeout=10) as client:
-            while True:
-                with lock:
-                    if next_index >= total:
-                        return
-                    due = t0 + schedule[next_index]
-                    next_index += 1
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                ok = client.get(path_of(rng)).status_code == 200
-                elapsed = (time.perf_counter() - due) * 1000
-                with lock:
-                    if ok:
-                        latencies.append(elapsed)
-                    else:
-                        errors += 1
+        client = clients[n]
+        client.get("/health")  # connection open before the clock starts
+        ready.wait()
+        ready.wait()  # t0 is set between the two barriers
+        while True:
+            with lock:
+                if next_index >= total:
+                    return
+                due = t0 + next_index / rate
+                next_index += 1
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            ok = client.get(path_of(rng)).status_code == 200
+            elapsed = (time.perf_counter() - due) * 1000
+            with lock:
+                if ok:
+                    latencies.append(elapsed)
+                else:
+                    errors += 1
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
     for t in threads:
         t.start()
+    ready.wait()
+    t0 = time.perf_counter() + 0.05
+    ready.wait()
     for t in threads:
         t.join()
+    for client in clients:
+        client.close()
     achieved = len(latencies) / (time.perf_counter() - t0)
     return {"rate": rate, "achieved": achieved, "p50": _percentile(latencies, 0.5),
             "p99": _percentile(latencies, 0.99), "n": len(latencies), "errors": errors}

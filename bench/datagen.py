@@ -6,6 +6,7 @@ Deterministic for a seed; about 1M rows in a few seconds.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 FIRST = ["Anna", "Jürgen", "Zoë", "Łukasz", "Ayşe", "Émile", "Mia", "Noah", "王", "Σοφία",
@@ -35,20 +36,25 @@ fields:
 """
 
 
-def write_customers(path: Path, rows: int, seed: int = 7) -> None:
+def customer_rows(rows: int, seed: int = 7) -> Iterator[list[str]]:
+    """``rows`` customers as lists of strings in ``HEADER`` order (deterministic)."""
     rng = random.Random(seed)
+    for i in range(rows):
+        plz, city = CITIES[i % len(CITIES)]
+        yield [
+            f"K{100000 + i}", rng.choice(FIRST), rng.choice(LAST), f"kunde{i}@example.org",
+            f"+49 30 {rng.randrange(1000000, 9999999)}", f"Hauptstraße {i % 200 + 1}",
+            plz, city, "DE",
+            f"{rng.randrange(1, 29):02d}.{rng.randrange(1, 13):02d}.{rng.randrange(1940, 2005)}",
+            "A" if i % 10 else "I", "ja" if i % 3 else "nein",
+            f"{rng.randrange(1, 29):02d}.{rng.randrange(1, 13):02d}.2025 12:00"]
+
+
+def write_customers(path: Path, rows: int, seed: int = 7) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(";".join(HEADER) + "\n")
-        for i in range(rows):
-            plz, city = CITIES[i % len(CITIES)]
-            fh.write(";".join((
-                f"K{100000 + i}", rng.choice(FIRST), rng.choice(LAST), f"kunde{i}@example.org",
-                f"+49 30 {rng.randrange(1000000, 9999999)}", f"Hauptstraße {i % 200 + 1}",
-                plz, city, "DE",
-                f"{rng.randrange(1, 29):02d}.{rng.randrange(1, 13):02d}.{rng.randrange(1940, 2005)}",
-                "A" if i % 10 else "I", "ja" if i % 3 else "nein",
-                f"{rng.randrange(1, 29):02d}.{rng.randrange(1, 13):02d}.2025 12:00")) + "\n")
+        fh.writelines(";".join(row) + "\n" for row in customer_rows(rows, seed))
 
 
 def write_deployment(folder: Path, rows: int) -> Path:

@@ -10,22 +10,22 @@ full pipeline (read, map, match, merge, history, xref) beside the bare baseline 
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def _peak_rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+# Imported after the line above makes the repo importable when run as a script.
+from bench.measure import (
+    in_fresh_process,
+    medians,
+    report,
+    result,
+    table_header,
+    table_row,
+)
 
 
 def run_baseline(folder: Path) -> dict[str, float]:
@@ -44,8 +44,7 @@ def run_baseline(folder: Path) -> dict[str, float]:
             db.executemany(f"INSERT INTO customers VALUES ({', '.join('?' * len(HEADER))})",
                            reader)
     elapsed = time.perf_counter() - start
-    rows = db.execute("SELECT count(*) FROM customers").fetchone()[0]
-    return {"rows": rows, "seconds": elapsed, "peak_mib": _peak_rss_mib()}
+    return result(db.execute("SELECT count(*) FROM customers").fetchone()[0], elapsed)
 
 
 def run_kontor(folder: Path) -> dict[str, float]:
@@ -59,16 +58,13 @@ def run_kontor(folder: Path) -> dict[str, float]:
     created = result.streams[0].created
     if result.status != "success":
         raise SystemExit(f"benchmark run failed: {result.status}")
-    return {"rows": created, "seconds": elapsed, "peak_mib": _peak_rss_mib()}
+    return result(created, elapsed)
 
 
 def measure(kind: str, rows: int) -> dict[str, float]:
     """One measurement in a fresh process and folder, so peak memory is its own."""
     with tempfile.TemporaryDirectory(prefix="kontor-bench-") as tmp:
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", kind, "--rows", str(rows), "--folder", tmp],
-            check=True, capture_output=True, text=True, cwd=ROOT)
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+        return in_fresh_process(__file__, kind, ["--rows", str(rows), "--folder", tmp])
 
 
 def main() -> None:
@@ -78,14 +74,13 @@ def main() -> None:
     parser.add_argument("--child", choices=["baseline", "kontor"])
     parser.add_argument("--folder", type=Path)
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
 
     if args.child:
         from bench.datagen import write_deployment
 
         write_deployment(args.folder, args.rows)
         runner = run_baseline if args.child == "baseline" else run_kontor
-        print(json.dumps(runner(args.folder)))
+        report(runner(args.folder))
         return
 
     results: dict[str, list[dict[str, float]]] = {"baseline": [], "kontor": []}
@@ -94,15 +89,13 @@ def main() -> None:
             runs.append(measure(kind, args.rows))
     print(f"full import of {args.rows:,} customers from CSV into SQLite "
           f"(median of {args.repeat} runs)")
-    print(f"{'pipeline':<42}{'records/s':>12}{'peak MiB':>10}")
-    medians = {}
+    print(table_header("pipeline", 42))
+    rates = {}
     for kind, label in (("baseline", "baseline: csv.reader + executemany"),
                         ("kontor", "kontor: read, map, match, merge, store")):
-        rate = statistics.median(r["rows"] / r["seconds"] for r in results[kind])
-        peak = statistics.median(r["peak_mib"] for r in results[kind])
-        medians[kind] = rate
-        print(f"{label:<42}{rate:>12,.0f}{peak:>10.0f}")
-    print(f"kontor / baseline: {medians['kontor'] / medians['baseline']:.2f}x")
+        rates[kind], peak = medians(results[kind])
+        print(table_row(label, rates[kind], peak, 42))
+    print(f"kontor / baseline: {rates['kontor'] / rates['baseline']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -91,8 +91,9 @@ def bare(server: Pages, page_size: int) -> int:
 
 
 def connector(server: Pages, page_size: int) -> int:
-    settings = RestSettings(base_url=server.url, resources={"/page/customers": {
-        "records_path": "data.items", "pagination": {"style": "page", "page_size": page_size}}})
+    settings = RestSettings.model_validate({"base_url": server.url, "resources": {
+        "/page/customers": {"records_path": "data.items",
+                            "pagination": {"style": "page", "page_size": page_size}}}})
     with RestConnector(settings, system="bench", base_dir=ROOT) as conn:
         return sum(len(b.records) for b in conn.read(StreamSpec("/page/customers", ("id",)),
                                                      batch_size=5000))

@@ -9,9 +9,11 @@ stay byte-identical even when they hold bytes the codec cannot read.
 from __future__ import annotations
 
 import codecs
+import functools
+import io
 import re
 from collections.abc import Iterator
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from hub.errors import FatalConnectorError
 
@@ -65,8 +67,9 @@ class Lines:
     line and remembered in ``had_bom``, so a rewrite can put it back.
     """
 
-    def __init__(self, raw: BinaryIO | _Readable, encoding: str):
+    def __init__(self, raw: BinaryIO | _Readable, encoding: str, *, keep: bool = True):
         self._raw = raw
+        self._keep = keep  # False: the caller uses each line as it comes, nothing is kept
         self._decoder = codecs.getincrementaldecoder(encoding)(errors=RAW_BYTES)
         self.count = 0  # physical lines handed out so far
         self.had_bom = False
@@ -104,7 +107,8 @@ class Lines:
 
     def _hand_out(self, line: str) -> str:
         self.count += 1
-        self.taken.append(line)
+        if self._keep:
+            self.taken.append(line)
         return line
 
 
@@ -114,3 +118,38 @@ def line_ending(raw: str) -> tuple[str, str]:
         if raw.endswith(end):
             return raw[: -len(end)], end
     return raw, ""
+
+
+class RawReader(io.RawIOBase):
+    """A ``read(size)`` source (e.g. a hashing reader) as a raw stream ``io`` can buffer."""
+
+    def __init__(self, source: _Readable):
+        super().__init__()
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def text_lines(source: _Readable, encoding: str) -> Iterator[str]:
+    """Decoded lines (endings kept, "\\r\\n" untouched) at C speed, undecodable bytes kept.
+
+    For reading only: unlike ``Lines`` it keeps no raw text. A leading byte order mark
+    is dropped; a line longer than ``MAX_LINE`` is refused before it fills the memory.
+    """
+    text = io.TextIOWrapper(io.BufferedReader(RawReader(source), _CHUNK), encoding=encoding,
+                            errors=RAW_BYTES, newline="")
+    first = True
+    for line in iter(functools.partial(text.readline, MAX_LINE), ""):
+        if len(line) == MAX_LINE and not line.endswith("\n"):
+            raise FatalConnectorError(f"a line is longer than {MAX_LINE >> 20} MiB; "
+                                      "is this a text file?")
+        if first:
+            first = False
+            line = line.removeprefix("\ufeff")
+        yield line

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from connectors._files import FileConnector, HashingReader
 from connectors._keyindex import FileMemory
 from connectors._keys import key_text, key_values
-from connectors._text import Lines, encode_problem
+from connectors._text import SUSPECT, Lines, encode_problem, text_lines
 from connectors.base import (
     Capability,
     ConnectorSettings,
@@ -24,7 +24,7 @@ from connectors.base import (
     StreamSpec,
     WriteResult,
 )
-from connectors.csv_rows import iter_rows, read_header, row_problem
+from connectors.csv_rows import MAX_FIELD, fast_rows, iter_rows, read_header, row_problem
 from connectors.csv_settings import CsvSettings
 from connectors.csv_write import CsvRewrite
 from hub.errors import FatalConnectorError, RecordProblem
@@ -74,18 +74,21 @@ class CsvConnector(FileConnector):
     def _parse(self, source: HashingReader, path: Path, resource: str
                ) -> Iterator[tuple[dict[str, Any], str] | RecordProblem]:
         enc = self.settings.encoding
-        rows = iter_rows(Lines(source, enc), self.settings)
+        rows = fast_rows(text_lines(source, enc), self.settings)
         columns = self._columns(rows, path)
+        width = len(columns)
         for row in rows:  # empty when there was no header
+            fields = row.fields
+            if len(fields) == width and row.error is None:  # the common case, kept lean
+                joined = "".join(fields)
+                if len(joined) <= MAX_FIELD and SUSPECT.search(joined) is None:
+                    yield dict(zip(columns, fields)), f"{resource}:{row.line}"
+                    continue
             if row.blank or not columns:
                 continue
-            location = f"{resource}:{row.line}"
-            problem = row_problem(row, columns, enc)
-            if problem:
-                yield RecordProblem(reason=problem[0], system=self.system, stream=resource,
-                                    location=location, field=problem[1])
-            else:
-                yield dict(zip(columns, row.fields)), location
+            reason, field = row_problem(row, columns, enc) or ("unreadable row", None)
+            yield RecordProblem(reason=reason, system=self.system, stream=resource,
+                                location=f"{resource}:{row.line}", field=field)
 
     # -- write and delete ---------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from connectors._files import FileConnector, HashingReader
 from connectors._keyindex import FileMemory
 from connectors._keys import key_text, key_values
-from connectors._text import SUSPECT, Lines, encode_problem, first_raw_byte, line_ending
+from connectors._text import SUSPECT, encode_problem, first_raw_byte, line_ending, text_lines
 from connectors.base import Capability, ConnectorSettings, Record, StreamSpec, WriteResult
 from connectors.fixedwidth_layout import FixedWidthSettings, Slot, cut
 from connectors.fixedwidth_write import FixedWidthRewrite
@@ -75,7 +75,7 @@ class FixedWidthConnector(FileConnector):
     def _parse(self, source: HashingReader, path: Path, resource: str
                ) -> Iterator[tuple[dict[str, Any], str] | RecordProblem]:
         slots = self.settings.slots
-        for number, raw in enumerate(Lines(source, self.settings.encoding), start=1):
+        for number, raw in enumerate(text_lines(source, self.settings.encoding), start=1):
             body = line_ending(raw)[0]
             if number <= self.settings.header_lines or not body.strip():
                 continue

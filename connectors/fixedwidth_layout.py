@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -107,7 +108,7 @@ class FixedWidthSettings(FileSettings):
                                  f"{after.begin + 1}-{after.end})")
         return self
 
-    @property
+    @cached_property
     def slots(self) -> list[Slot]:
         """The fields in layout order, with their columns resolved."""
         out: list[Slot] = []
@@ -118,7 +119,7 @@ class FixedWidthSettings(FileSettings):
             out.append(Slot(f.name, begin, end, f.align, f.pad))
         return out
 
-    @property
+    @cached_property
     def line_length(self) -> int:
         return max(s.end for s in self.slots)
 

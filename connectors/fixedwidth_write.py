@@ -81,7 +81,7 @@ class FixedWidthRewrite:
         Returns the file's line ending (to append with) and whether it ends with one.
         """
         slots = self.settings.slots
-        lines = Lines(fh, self.settings.encoding)
+        lines = Lines(fh, self.settings.encoding, keep=False)
         newline, ends_with_break = "", True
         for number, raw in enumerate(lines, start=1):
             if number == 1 and lines.had_bom:

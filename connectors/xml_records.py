@@ -53,9 +53,18 @@ def libxml2_encoding(value: str) -> str:
     raise ValueError(f"encoding {value!r} is not supported by the XML parser")
 
 
+_LOCAL: dict[str, str] = {}
+
+
 def local(tag: str) -> str:
-    """Tag or attribute name without its "{namespace}" part."""
-    return tag.rpartition("}")[2]
+    """Tag or attribute name without its "{namespace}" part (memoised: tags repeat)."""
+    try:
+        return _LOCAL[tag]
+    except KeyError:
+        name = tag.rpartition("}")[2]
+        if len(_LOCAL) < 10_000:  # a hostile file with endless distinct tags stays cheap
+            _LOCAL[tag] = name
+        return name
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,8 @@ class RecordPath:
 
     def matches(self, elem: Any) -> bool:
         """Does the path of ``elem`` (its ancestors included) end as this path says?"""
+        if len(self.steps) == 1 and not self.absolute:
+            return self._step_matches(self.steps[0], elem.tag)
         node = elem
         for step in reversed(self.steps):
             if node is None or not isinstance(node.tag, str) \
@@ -111,7 +122,15 @@ class RecordPath:
 
     def nested(self, elem: Any) -> bool:
         """Is ``elem`` inside another record? Then it is part of that record's fields."""
-        return any(self.matches(a) for a in elem.iterancestors())
+        if self.absolute:
+            return False  # an absolute path cannot match at two depths
+        last = self.steps[-1]
+        node = elem.getparent()
+        while node is not None:
+            if self._step_matches(last, node.tag) and self.matches(node):
+                return True
+            node = node.getparent()
+        return False
 
 
 def flatten(record: Any) -> dict[str, Any]:
@@ -141,15 +160,19 @@ def _walk(elem: Any, prefix: str, out: dict[str, Any]) -> None:
     if elem.attrib:
         for name, value in elem.attrib.items():
             _add(out, f"{prefix}.@{local(name)}", value)
-    text = (elem.text or "").strip()
-    children = [c for c in elem if isinstance(c.tag, str)]
-    if not children:
-        _add(out, prefix, text)
+    text = elem.text
+    text = text.strip() if text else ""
+    if not len(elem):  # a leaf: the common case, kept cheap
+        if prefix in out:
+            _add(out, prefix, text)
+        else:
+            out[prefix] = text
         return
     if text:  # mixed content: keep the element's own text too
         _add(out, prefix, text)
-    for child in children:
-        _walk(child, f"{prefix}.{local(child.tag)}", out)
+    for child in elem:
+        if isinstance(child.tag, str):
+            _walk(child, f"{prefix}.{local(child.tag)}", out)
 
 
 def _refuse_entities(elem: Any, system: str, where: str) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 from connectors.base import Connector, ConnectorSettings, StreamSpec
 from hub import canonical, registry, secrets, taxonomy
 from hub.errors import ConfigError, ConfigProblem
+from hub.jobs import JobConfig
 from hub.matching import settings as mm_settings
 from hub.yamlfile import YamlDocument, load_yaml
 from mappings.engine import CompiledMapping, load_mapping
@@ -77,6 +78,8 @@ class KontorConfig(_Strict):
     custom_fields: dict[Literal["customer", "employee"], dict[str, CustomField]] = Field(
         default_factory=dict)
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
+    #: Scheduled syncs that `kontor serve` runs (hub/jobs.py).
+    jobs: dict[str, JobConfig] = Field(default_factory=dict)
     # Match & merge (hub/matching/settings.py): rules, survivorship, delete policy.
     matching: dict[Literal["customer", "employee"], mm_settings.EntityMatching] = Field(
         default_factory=dict)
@@ -253,6 +256,12 @@ def load(path: str | Path | None = None) -> Deployment:
         systems[name] = system
 
     problems.extend(mm_settings.check(cfg, catalog, set(cfg.systems), doc))
+    for job_name, job in cfg.jobs.items():
+        for i, name in enumerate(job.systems):
+            if name not in cfg.systems:
+                problems.append(doc.problem(f"jobs.{job_name}.systems.{i}",
+                                            f"unknown system {name!r}"))
+
     policy_set = PolicySet()
     destinations = set(systems) | {s.label for sys in systems.values() for s in sys.streams}
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from hub import config
+from hub.audit import changes
 from hub.store.db import make_engine
 from hub.store.migrate import upgrade
 from hub.store.sealing import Sealer
@@ -30,4 +31,5 @@ def open_hub(config_file: str | Path | None = None, *, migrate: bool = True) -> 
     engine = make_engine(deployment.database_url)
     if migrate:
         upgrade(engine)
+        changes.record_if_changed(engine, deployment)  # config and policy edits get audited
     return Hub(deployment, engine, Sealer(keyring, deployment.fields))

@@ -177,7 +177,7 @@ class CompiledMapping:
             if fm.split is not None:
                 names = splitjoin.PARTS[fm.split]
                 index = fm.part if isinstance(fm.part, int) else names.index(str(fm.part))
-                parts.setdefault(fm.column, {})[index] = rendered  # type: ignore[index]
+                parts.setdefault(fm.column or "", {})[index] = rendered
             elif fm.columns is not None:
                 text = conv.clean_text(rendered)
                 pieces = (None,) * len(fm.columns) if text is None else splitjoin.split(

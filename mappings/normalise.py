@@ -128,12 +128,18 @@ _SIMPLE: dict[str, Step] = {
 NORMALISERS: tuple[str, ...] = (*_SIMPLE, "phone")
 
 
+def _phone_in(region: str | None) -> Step:
+    def normalise_phone(text: str) -> str:
+        return phone(text, region)
+    return normalise_phone
+
+
 def build(names: list[str], region: str | None) -> Step | None:
     """One function applying ``names`` in order, or None when there are none."""
     steps: list[Step] = []
     for name in names:
         if name == "phone":
-            steps.append(lambda t, r=region: phone(t, r))
+            steps.append(_phone_in(region))
         elif name in _SIMPLE:
             steps.append(_SIMPLE[name])
         else:  # validated when the mapping loads; kept as a guard

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from hub.api.app import create_app
+from hub.auth import tokens
+from hub.auth.roles import Role
 from hub.context import open_hub
 from hub.sync.runner import run_sync
 
@@ -16,7 +19,9 @@ from hub.sync.runner import run_sync
 def client(starter: Path):  # type: ignore[no-untyped-def]
     hub = open_hub(starter)
     run_sync(hub.deployment, hub.engine)
-    with TestClient(create_app(hub)) as c:
+    token = tokens.create(hub.engine, role=Role.READER, expires_in=dt.timedelta(hours=1),
+                          name="test").token  # every endpoint but /health needs a token
+    with TestClient(create_app(hub), headers={"Authorization": f"Bearer {token}"}) as c:
         yield c
     hub.close()
 

@@ -15,11 +15,12 @@ from hub.context import Hub
 from policies.gate import PrivacyGate
 
 
-def get_hub(request: Request) -> Hub:
+# async: trivial dependencies would otherwise each take a trip through the thread pool.
+async def get_hub(request: Request) -> Hub:
     return request.app.state.hub  # type: ignore[no-any-return]
 
 
-def get_gate(request: Request) -> PrivacyGate:
+async def get_gate(request: Request) -> PrivacyGate:
     return request.app.state.gate  # type: ignore[no-any-return]
 
 

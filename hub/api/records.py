@@ -42,7 +42,7 @@ def _register(entity: str) -> None:
 
     @router.get(f"/{plural}", tags=[plural], summary=f"List and search golden {plural}")
     def list_records(
-        request: Request, caller: RecordsReader, conn: ConnDep,
+        request: Request, caller: RecordsReader, hub: HubDep,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         after: Annotated[str | None, Query(max_length=32,
                                            description="Cursor: the `next` of the last page")
@@ -71,16 +71,18 @@ def _register(entity: str) -> None:
             since = updated_since if updated_since.tzinfo else \
                 updated_since.replace(tzinfo=dt.UTC)
             stmt = stmt.where(table.c.updated_at >= since)
-        rows = [dict(r._mapping) for r in conn.execute(stmt)]
-        request.app.state.hub.sealer.open_goldens(conn, entity, rows)
+        with hub.engine.connect() as conn:  # not a dependency: saves two thread-pool trips
+            rows = [dict(r._mapping) for r in conn.execute(stmt)]
+            hub.sealer.open_goldens(conn, entity, rows)
         return json_response({"items": view.records(entity, rows),
                               "next": rows[-1]["id"] if len(rows) == limit else None})
 
     @router.get(f"/{plural}/{{golden_id}}", tags=[plural], summary=f"One golden {entity}",
                 description="The `ETag` header carries the version, for `If-Match` on updates.")
     def get_record(golden_id: IdPath, request: Request, caller: RecordsReader,
-                   hub: HubDep, conn: ConnDep) -> JSONResponse:
-        row = load(conn, hub.sealer, entity, golden_id)
+                   hub: HubDep) -> JSONResponse:
+        with hub.engine.connect() as conn:
+            row = load(conn, hub.sealer, entity, golden_id)
         return json_response(disclosure(request, caller).record(entity, row),
                              headers={"ETag": etag(row["version"])})
 

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,12 @@ _DURATION = re.compile(r"^(\d{1,5})([hdw])$")
 # Writing "last used" on every request would turn every read into a write; once a minute
 # per token is precise enough for "is this token still in use?".
 LAST_USED_GRANULARITY = dt.timedelta(minutes=1)
+# A verified token is trusted for this long without asking the store again: one look-up
+# per token and second instead of one per request. A revocation in another process (the
+# CLI) therefore takes effect within this time; in this process at once.
+TRUST_SECONDS = 1.0
+_trusted: dict[str, tuple[float, Caller]] = {}
+_TRUSTED_MAX = 10_000
 
 
 class TokenError(HubError):
@@ -79,6 +86,7 @@ def create(engine: Engine, *, role: Role, expires_in: dt.timedelta, name: str) -
 
 
 def revoke(engine: Engine, token_id: int) -> None:
+    _trusted.clear()
     t = bulk.table_of(ApiToken)
     with engine.begin() as conn:
         done = conn.execute(update(t).where(t.c.id == token_id, t.c.revoked_at.is_(None))
@@ -101,19 +109,41 @@ def list_tokens(engine: Engine) -> list[dict[str, Any]]:
              "expired" if r.expires_at <= now else "active"} for r in rows]
 
 
+def trusted(token: str) -> Caller | None:
+    """The caller for a token verified less than ``TRUST_SECONDS`` ago (no I/O), else None."""
+    hit = _trusted.get(hash_token(token)) if _TOKEN.match(token) else None
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+
 def authenticate(engine: Engine, token: str) -> Caller | None:
     """The caller a presented token stands for; None for unknown, expired or revoked."""
     if not _TOKEN.match(token):
         return None  # not even shaped like a token: no database round trip
+    caller = trusted(token)
+    if caller is not None:
+        return caller
+    digest = hash_token(token)
+    found = _look_up(engine, digest)
+    if found is None:
+        return None
+    caller, expires_at = found
+    if len(_trusted) >= _TRUSTED_MAX:
+        _trusted.clear()
+    left = (expires_at - _now()).total_seconds()
+    _trusted[digest] = (time.monotonic() + min(TRUST_SECONDS, left), caller)
+    return caller
+
+
+def _look_up(engine: Engine, digest: str) -> tuple[Caller, dt.datetime] | None:
     t = bulk.table_of(ApiToken)
     now = _now()
     with engine.connect() as conn:
         row = conn.execute(select(t.c.id, t.c.name, t.c.role, t.c.expires_at, t.c.revoked_at,
                                   t.c.last_used_at)
-                           .where(t.c.token_hash == hash_token(token))).first()
+                           .where(t.c.token_hash == digest)).first()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_GRANULARITY:
         with engine.begin() as conn:
             conn.execute(update(t).where(t.c.id == row.id).values(last_used_at=now))
-    return Caller(row.id, row.name, Role(row.role))
+    return Caller(row.id, row.name, Role(row.role)), row.expires_at

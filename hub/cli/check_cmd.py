@@ -10,6 +10,7 @@ from rich.table import Table
 from hub import config
 from hub.cli.output import console, err_console, print_json
 from hub.errors import ConfigError, ConnectorError, HubError
+from hub.sync.drift import unknown_columns
 
 
 def check(
@@ -22,6 +23,7 @@ def check(
     """
     problems: list[dict[str, str]] = []
     results: list[dict[str, str]] = []
+    drift: dict[str, list[str]] = {}  # stream -> source columns its mapping ignores
     try:
         deployment = config.load(ctx.obj["config"])
     except ConfigError as exc:
@@ -37,6 +39,7 @@ def check(
             try:
                 with system.connect(deployment.base_dir) as connector:
                     connector.check()
+                    drift.update(unknown_columns(system, connector))
                 results.append({"system": name, "connector": system.config.connector,
                                 "status": "ok", "detail": ""})
             except (ConnectorError, HubError) as exc:
@@ -46,14 +49,16 @@ def check(
                 results.append({"system": name, "connector": system.config.connector,
                                 "status": "failed", "detail": str(exc)})
     if as_json:
-        print_json({"ok": not problems, "systems": results, "problems": problems})
+        print_json({"ok": not problems, "systems": results, "problems": problems,
+                    "unknown_columns": drift})
     else:
-        _show(results, problems)
+        _show(results, problems, drift)
     if problems:
         raise typer.Exit(1)
 
 
-def _show(results: list[dict[str, str]], problems: list[dict[str, str]]) -> None:
+def _show(results: list[dict[str, str]], problems: list[dict[str, str]],
+          drift: dict[str, list[str]] | None = None) -> None:
     if results:
         table = Table(title="Systems")
         for col in ("system", "connector", "status"):
@@ -62,6 +67,9 @@ def _show(results: list[dict[str, str]], problems: list[dict[str, str]]) -> None
             colour = "green" if r["status"] == "ok" else "red"
             table.add_row(r["system"], r["connector"], f"[{colour}]{r['status']}[/]")
         console.print(table)
+    for stream, columns in (drift or {}).items():
+        console.print(f"[yellow]! {stream}: columns the mapping does not know (dropped, "
+                      f"never passed on):[/] {', '.join(columns)}", highlight=False)
     if problems:
         err_console.print(f"[bold red]{len(problems)} problem(s):[/]")
         for p in problems:

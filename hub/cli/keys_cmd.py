@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import base64
+import getpass
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from hub import config
+from hub.audit.record import AuditLog
 from hub.cli.output import console, fail
-from hub.context import open_hub
+from hub.context import Hub, open_hub
 from hub.errors import HubError
 from hub.store import rekey
 from policies import keys
@@ -23,6 +25,13 @@ app = typer.Typer(help="Master keys: init, rotate, destination keys, forget a su
 
 def _config(ctx: typer.Context) -> Path | None:
     return ctx.parent.obj["config"] if ctx.parent else None
+
+
+def _audit(hub: Hub, ring: keys.Keyring, kind: str, **fields: Any) -> None:
+    log = AuditLog(ring, f"cli:{getpass.getuser()}")
+    with hub.engine.begin() as conn:
+        log.add(kind, "done", **fields)
+        log.flush(conn)
 
 
 @app.command("init")
@@ -53,6 +62,8 @@ def rotate(ctx: typer.Context) -> None:
         envelope = Envelope(ring)
         subjects = rekey.rewrap_subject_keys(hub.engine, envelope)
         quarantined = rekey.rewrap_quarantine(hub.engine, envelope)
+        _audit(hub, ring, "change.keys", detail={"rotated_to": ring.active,
+                                                 "subject_keys": subjects})
     except HubError as exc:
         fail(exc)
     hub.close()
@@ -96,6 +107,9 @@ def forget(
         hub = open_hub(_config(ctx))
         with hub.engine.begin() as conn:
             gone = hub.sealer.forget(conn, entity, str(golden_id))
+        if gone:
+            _audit(hub, hub.deployment.keyring(), "change.keys", entity=entity,
+                   golden_id=str(golden_id), detail={"forgotten": True})
     except HubError as exc:
         fail(exc)
     hub.close()

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.logging import RichHandler
 
+from hub import logs
 from hub.cli import (
     audit_cmd,
     check_cmd,
     discover_cmd,
     keys_cmd,
+    outbox_cmd,
     policy_cmd,
+    quality_cmd,
     quarantine_cmd,
     scaffold_cmd,
     serve_cmd,
     status_cmd,
+    steward_cmd,
     sync_cmd,
     tokens_cmd,
 )
@@ -40,9 +42,11 @@ def main(
         "--config", "-c", envvar="KONTOR_CONFIG",
         help="Deployment file (default ./kontor.yaml).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More log output.")] = False,
+    log_json: Annotated[bool, typer.Option(
+        "--log-json", envvar="KONTOR_LOG_JSON",
+        help="Structured JSON log lines (with the run id) instead of Rich output.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(message)s", handlers=[RichHandler(show_path=False)])
+    logs.configure(verbose=verbose, json_lines=log_json)
     ctx.obj = {"config": config}
 
 
@@ -51,11 +55,16 @@ app.command("demo")(scaffold_cmd.demo)
 app.command("check")(check_cmd.check)
 app.command("sync")(sync_cmd.sync)
 app.command("status")(status_cmd.status)
+app.command("runs")(status_cmd.runs)
 app.command("connectors")(status_cmd.connectors)
 app.command("discover")(discover_cmd.discover)
 app.add_typer(quarantine_cmd.app, name="quarantine")
+app.add_typer(steward_cmd.app, name="steward")
+app.command("quality")(quality_cmd.quality)
+app.command("dedupe")(quality_cmd.dedupe)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(tokens_cmd.app, name="tokens")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(outbox_cmd.app, name="outbox")

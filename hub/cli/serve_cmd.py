@@ -1,4 +1,4 @@
-"""``kontor serve``: the API (and, later, the scheduler) in one process."""
+"""``kontor serve``: the API, the dashboard and the scheduled jobs in one process."""
 
 from __future__ import annotations
 
@@ -16,17 +16,31 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    scheduler: Annotated[bool, typer.Option(
+        help="Run the jobs of kontor.yaml on their schedules.")] = True,
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs)."""
+    """Serve the REST API (OpenAPI docs at /docs) and run the scheduled sync jobs."""
     import uvicorn
 
     from hub.api.app import create_app
+    from hub.jobs import start_scheduler
 
     try:
         hub = open_hub(ctx.obj["config"])  # validate and migrate before accepting requests
     except HubError as exc:
         fail(exc)
     os.environ["KONTOR_CONFIG"] = str(hub.deployment.path)
+    jobs = hub.deployment.config.jobs
+    running = start_scheduler(str(hub.deployment.path), hub.deployment.database_url, jobs) \
+        if scheduler and jobs else None
     console.print(f"Kontor API on http://{host}:{port} — docs at http://{host}:{port}/docs",
                   highlight=False)
-    uvicorn.run(create_app(hub), host=host, port=port, log_level="warning")
+    if running is not None:
+        for job in running.get_jobs():
+            console.print(f"  job {job.name}: next run {job.next_run_time:%Y-%m-%d %H:%M %Z}",
+                          highlight=False)
+    try:
+        uvicorn.run(create_app(hub), host=host, port=port, log_level="warning")
+    finally:
+        if running is not None:
+            running.shutdown(wait=False)

@@ -86,3 +86,36 @@ def connectors(as_json: JsonOpt = False) -> None:
     console.print(table)
     for name, reason in broken.items():
         console.print(f"[yellow]! {name} failed to load:[/] {reason}", highlight=False)
+
+
+def runs(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sync runs: when, who started them, status, and counts per stream."""
+    try:
+        hub = open_hub(ctx.obj["config"])
+    except HubError as exc:
+        fail(exc)
+    t = bulk.table_of(SyncRun)
+    with hub.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(
+            select(t).order_by(t.c.id.desc()).limit(limit))]
+    hub.close()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Runs")
+    for col in ("run", "started", "took", "trigger", "status", "read", "changed", "failed"):
+        table.add_column(col)
+    for r in rows:
+        counts = r["counts"].values()
+        took = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
+        colour = {"success": "green", "partial": "yellow"}.get(r["status"], "red")
+        table.add_row(str(r["id"]), f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+                      f"{took:.1f}s" if took is not None else "", r["trigger"],
+                      f"[{colour}]{r['status']}[/]", str(sum(c["read"] for c in counts)),
+                      str(sum(c["created"] + c["updated"] for c in counts)),
+                      str(sum(c["failed"] for c in counts)))
+    console.print(table)

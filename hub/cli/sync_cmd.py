@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from typing import Annotated
 
 import typer
@@ -71,9 +72,13 @@ def sync(
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
                         disable=as_json, transient=False)
-    with progress:
-        result = run_sync(hub.deployment, hub.engine, systems=systems or None,
-                          observer=ProgressObserver(progress))
+    try:
+        with progress:
+            result = run_sync(hub.deployment, hub.engine, systems=systems or None,
+                              observer=ProgressObserver(progress),
+                              actor=f"cli:{getpass.getuser()}")
+    except HubError as exc:  # e.g. another instance is syncing the same system
+        fail(exc)
     problems = _run_problems(hub.engine, result.run_id)
     hub.close()
     if as_json:

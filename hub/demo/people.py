@@ -8,8 +8,8 @@ seed always yields the same people (no ``date.today()`` anywhere).
 from __future__ import annotations
 
 import datetime as dt
-import re
 import random
+import re
 from dataclasses import dataclass, replace
 
 from faker import Faker

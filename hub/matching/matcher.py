@@ -61,7 +61,7 @@ class Matcher:
         self.rules = rules
         self.digest = digest
         self.fuzzy = settings.fuzzy
-        self.weights = dict(self.fuzzy.weights)
+        self.weights: dict[str, float] = {str(k): v for k, v in self.fuzzy.weights.items()}
         self._profiles: dict[str, tuple[int, prof.Profile]] = {}
 
     # -- keys ----------------------------------------------------------------------------
@@ -190,18 +190,19 @@ class Matcher:
         probability, evidence = score_pairs(left, right, self.weights)
         auto, review = self.fuzzy.auto_merge, self.fuzzy.review
         best: dict[int, tuple[float, str, int]] = {}
-        for k in np.flatnonzero(probability >= review):
+        for hit in np.flatnonzero(probability >= review):
+            k = int(hit)
             n, other = pairs[k]
             s = float(probability[k])
             if isinstance(other, str):
                 if n not in best or (s, other) > best[n][:2]:
-                    best[n] = (s, other, int(k))
+                    best[n] = (s, other, k)
             elif s >= auto:
                 groups.union(other, n)
             elif self.settings.on_disputed == "review":
                 items[n].extra["situation"] = "disputed"
                 items[n].extra.setdefault("review", []).append(
-                    (("group", other), s, explain(evidence, int(k))))
+                    (("group", other), s, explain(evidence, k)))
         for n, (s, g, k) in best.items():
             item = items[n]
             if s >= auto or self.settings.on_disputed == "link":

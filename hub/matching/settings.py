@@ -40,6 +40,10 @@ BLOCKING_KEYS = ("name_dob", "name_postal", "phone", "email_local", "dob_postal"
 DEFAULT_RULES = {"customer": [["tax_id"], ["email"]], "employee": [["employee_number"]]}
 
 
+BlockingKind = Literal["name_dob", "name_postal", "phone", "email_local", "dob_postal"]
+DEFAULT_BLOCKING: tuple[BlockingKind, ...] = ("name_dob", "name_postal", "phone")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -50,8 +54,7 @@ class FuzzySettings(_Strict):
     review: float = Field(default=0.80, gt=0, le=1)
     weights: dict[Literal["name", "date_of_birth", "address", "phone", "email"], float] = \
         Field(default_factory=dict)
-    blocking: list[Literal["name_dob", "name_postal", "phone", "email_local", "dob_postal"]] = \
-        Field(default_factory=lambda: ["name_dob", "name_postal", "phone"])
+    blocking: list[BlockingKind] = Field(default_factory=lambda: list(DEFAULT_BLOCKING))
     #: A blocking key shared by more golden records than this is too common to use.
     max_block: int = Field(default=50, ge=2, le=10_000)
     #: Score at most this many candidates per record (those sharing the rarest keys).

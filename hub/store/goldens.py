@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from hub import faults
 from hub.canonical import MODELS
 from hub.store import bulk
 from hub.store.sealing import Sealer
@@ -42,8 +43,15 @@ def scan(engine: Engine, sealer: Sealer, entity: str, batch_size: int
 
 
 def write(conn: Connection, sealer: Sealer, entity: str, *, inserts: list[dict[str, Any]],
-          updates: list[dict[str, Any]], history: list[dict[str, Any]]) -> None:
-    """Insert new golden rows, update changed ones, append history; all sealed."""
+          updates: list[dict[str, Any]], history: list[dict[str, Any]],
+          outbox_streams: Sequence[tuple[str, str]] = ()) -> None:
+    """Insert new golden rows, update changed ones, append history; all sealed. Every
+    changed record enters the outbox of each (system, stream) in ``outbox_streams``, in
+    this same transaction."""
+    from hub.sync import outbox  # the sync layer sits above the store
+
+    outbox.enqueue(conn, entity, [r["id"] for r in inserts + updates], outbox_streams)
+    faults.point("store.after_outbox")
     sealer.seal_goldens(conn, entity, inserts + updates)
     sealer.seal_history(conn, entity, history)
     bulk.insert_rows(conn, bulk.table_of(MODELS[entity]), inserts)

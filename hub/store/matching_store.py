@@ -39,7 +39,9 @@ def lookup_keys(conn: Connection, entity: str, digests: Iterable[str]
     """digest -> golden ids holding that key."""
     t = bulk.table_of(MatchKey)
     found: dict[str, list[str]] = defaultdict(list)
-    for part in bulk.chunks(sorted(set(digests))):
+    # Larger IN lists than bulk's default: a batch looks up ~4 keys per record, and both
+    # SQLite (32,766) and PostgreSQL (65,535) take this many parameters in one statement.
+    for part in bulk.chunks(sorted(set(digests)), 4000):
         for value, gid in conn.execute(select(t.c.value, t.c.golden_id).where(
                 t.c.entity == entity, t.c.value.in_(part))):
             found[value].append(gid)

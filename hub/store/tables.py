@@ -14,7 +14,12 @@ from hub.auth.tables import ApiToken, RestrictedReadLog  # noqa: F401
 # Imported so that every table is registered on SQLModel.metadata for Alembic.
 from hub.canonical import Customer, Employee  # noqa: F401
 from hub.store.matching_tables import (  # noqa: F401
-    GoldenMerge, GoldenOverride, GoldenRetired, MatchKey, ReviewPair)
+    GoldenMerge,
+    GoldenOverride,
+    GoldenRetired,
+    MatchKey,
+    ReviewPair,
+)
 
 
 class Xref(SQLModel, table=True):
@@ -144,3 +149,39 @@ class SubjectKey(SQLModel, table=True):
     key_id: str = Field(max_length=40)
     wrapped: str = Field(max_length=200)
     created_at: dt.datetime
+
+
+class Outbox(SQLModel, table=True):
+    """Golden records waiting to be delivered to one target stream.
+
+    Written in the same transaction as the golden-record change, removed in the same
+    transaction as the target's acknowledgement: a crash anywhere leaves each change either
+    delivered or still waiting. After too many failed attempts a row turns ``dead``
+    (the dead-letter queue `kontor outbox` shows, retries or discards).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "system", "stream", "status", "next_attempt_at"),)
+
+    system: str = Field(primary_key=True, max_length=100)
+    stream: str = Field(primary_key=True, max_length=100)
+    golden_id: str = Field(primary_key=True, max_length=32)
+    entity: str = Field(max_length=20)
+    status: str = Field(default="pending", max_length=10)  # pending | dead
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    enqueued_at: dt.datetime
+
+
+class JobLease(SQLModel, table=True):
+    """Who runs a job now, until when: one run per system at a time, across instances.
+
+    A lease expires, so a crashed instance does not block the job for ever.
+    """
+
+    __tablename__ = "job_lease"
+
+    name: str = Field(primary_key=True, max_length=200)
+    holder: str = Field(max_length=200)
+    expires_at: dt.datetime

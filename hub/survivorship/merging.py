@@ -27,7 +27,7 @@ from hub.store import bulk, goldens
 from hub.store import matching_store as ms
 from hub.store.matching_tables import GoldenMerge, GoldenOverride, ReviewPair
 from hub.store.tables import Xref
-from hub.survivorship.rules import Survivorship
+from hub.survivorship.rules import Survivorship, typed
 from hub.sync.inbound import history_row
 from hub.sync.match_merge import fetch_overrides, key_digest
 from policies.envelope import is_sealed
@@ -194,6 +194,8 @@ class Steward:
                 x.c.deleted_at.is_(None))):
             data = dict(r.data or {})
             at = str(data.pop("_at", ""))
+            data = {f: typed(self.types.get(f, "str"), v) for f, v in data.items()
+                    if f in self.types}
             source = {"system": r.system, "key": r.source_key}
             values, prov, _ = self.rules.merge(values, prov, data, observed_at=at,
                                                source=source, overrides=overrides)

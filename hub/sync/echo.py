@@ -57,7 +57,7 @@ class EchoCheck:
         """Source keys of ``items`` that are exactly what a target stream last received."""
         if not self.targets:
             return set()
-        ids = sorted({i.golden_id for i in items if i.golden_id in goldens})  # type: ignore[misc]
+        ids = sorted({i.golden_id for i in items if i.golden_id and i.golden_id in goldens})
         found: set[str] = set()
         for target in self.targets:
             sent = bulk.fetch_deliveries(conn, self.system, target.name, ids)

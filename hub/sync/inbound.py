@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connectors.base import Connector, ReadBatch
+from hub import faults
+from hub.audit.record import AuditLog
 from hub.config import Deployment, Stream
 from hub.errors import HubError, MappingError, RecordProblem
 from hub.matching.settings import EntitySurvivorship
 from hub.records import Incoming, content_hash
 from hub.store import bulk, goldens
-from hub.audit.record import AuditLog
 from hub.store.sealing import Sealer
 from hub.store.tables import StreamState, Xref
 from hub.survivorship.rules import Survivorship
@@ -86,6 +87,8 @@ class InboundSync:
         self.batch_size = deployment.config.batch_size
         self.settle = False
         self.audit = audit
+        self.subscribers = [(s.system, s.name) for s in deployment.streams("outbound")
+                            if s.entity == self.entity]
         self._received_fields = audit.field_set(
             [{"field": f, "category": deployment.fields[self.entity][f].category.key,
               "action": "received"} for f in stream.mapping.canonical_fields
@@ -103,6 +106,7 @@ class InboundSync:
         self.mm.start(self.engine)
         for batch in connector.read(self.stream.spec, since=since,
                                     batch_size=self.batch_size):
+            faults.point("inbound.batch_read")
             self._process(batch)
             if progress:
                 progress(len(batch.records) + len(batch.problems))
@@ -169,6 +173,7 @@ class InboundSync:
         now = _utcnow()
         before = dataclasses.replace(self.counts, situations=dict(self.counts.situations))
         with self.engine.begin() as conn:
+            faults.point("inbound.before_store")
             if items:
                 refused = self._store(conn, items, now)
                 problems += refused
@@ -192,6 +197,7 @@ class InboundSync:
                 stream=self.stream.name, entity=self.entity, direction="inbound", now=now,
                 sealer=self.sealer))
             self._audit(conn, items, problems, now)
+            faults.point("inbound.before_commit")
             if batch.cursor is not None:
                 bulk.upsert(conn, bulk.table_of(StreamState), [{
                     "system": self.stream.system, "stream": self.stream.name,
@@ -262,7 +268,7 @@ class InboundSync:
                                            system=self.stream.system, run_id=self.run_id,
                                            now=now))
         goldens.write(conn, self.sealer, self.entity, inserts=inserts, updates=updates,
-                      history=history)
+                      history=history, outbox_streams=self.subscribers)
         new_xrefs = [{"system": self.stream.system, "entity": self.entity,
                       "source_key": i.source_key, "golden_id": i.golden_id,
                       "source_hash": i.source_hash, "first_run": self.run_id,

@@ -147,7 +147,8 @@ class MatchMerge:
     def after_write(self, conn: Connection, working: Mapping[str, Mapping[str, Any]],
                     before: Mapping[str, Mapping[str, Any]], items: list[Incoming],
                     now: dt.datetime) -> None:
-        """Match keys follow the golden values; review pairs queued; revived ids."""
+        """Match keys follow the golden values; review pairs queued; retired records that a
+        source sends again revived."""
         added: list[tuple[str, str]] = []
         removed: list[tuple[str, str]] = []
         sources: dict[str, list[Incoming]] = {}
@@ -172,11 +173,9 @@ class MatchMerge:
                    if isinstance(other, str)]
         if reviews:
             ms.queue_reviews(conn, self.entity, reviews, now)
-        revived = sorted({i.golden_id for i in items if i.linked and i.previous_hash is None
-                          and i.golden_id})  # type: ignore[misc]
-        if revived:
+        if self.policy.on_delete == "retire":  # a source sends it again: it lives again
             t = bulk.table_of(GoldenRetired)
-            for part in bulk.chunks(revived):
+            for part in bulk.chunks(sorted(working)):
                 conn.execute(t.delete().where(t.c.entity == self.entity,
                                               t.c.golden_id.in_(part)))
 

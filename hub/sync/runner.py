@@ -11,15 +11,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, select, update
 
+from hub import faults, logs
+from hub.audit import signing
+from hub.audit.record import AuditLog
 from hub.config import Deployment, Stream
 from hub.errors import ConnectorError, HubError
 from hub.store import bulk
-from hub.audit import signing
-from hub.audit.record import AuditLog
 from hub.store.sealing import Sealer
-from hub.store.tables import SyncRun
+from hub.store.tables import JobLease, SyncRun
+from hub.sync import lease
 from hub.sync.counts import StreamCounts
 from hub.sync.inbound import InboundSync
 from hub.sync.outbound import OutboundSync
@@ -80,11 +82,37 @@ def run_sync(deployment: Deployment, engine: Engine, *, systems: list[str] | Non
              actor: str | None = None) -> RunResult:
     """Inbound for every selected system, then outbound; returns the counts per stream.
 
-    Every record received or sent lands in the audit trail; the run ends with a signed
+    Holds a lease on every system it touches (``lease.Busy`` when another run has one);
+    every record received or sent lands in the audit trail; the run ends with a signed
     checkpoint of the trail.
     """
-    observer = observer or RunObserver()
+    inbound = deployment.streams("inbound", systems)
+    outbound = deployment.streams("outbound", systems)
+    names = [f"sync:{s.system}" for s in inbound + outbound]
+    with lease.held(engine, names) as holder:
+        _close_interrupted_runs(engine, holder)
+        return _run(deployment, engine, inbound, outbound, observer or RunObserver(),
+                    trigger, actor)
+
+
+def _close_interrupted_runs(engine: Engine, holder: str) -> None:
+    """Runs still 'running' whose instance died: say so (their work is safe or redone)."""
+    runs, leases = bulk.table_of(SyncRun), bulk.table_of(JobLease)
+    with engine.begin() as conn:
+        others = conn.execute(select(func.count()).select_from(leases).where(
+            leases.c.expires_at > dt.datetime.now(dt.UTC),
+            leases.c.holder != holder)).scalar_one()
+        if not others:  # nothing else is running anywhere
+            conn.execute(update(runs).where(runs.c.status == "running")
+                         .values(status="interrupted"))
+
+
+def _run(deployment: Deployment, engine: Engine, inbound: list[Stream],
+         outbound: list[Stream], observer: RunObserver, trigger: str,
+         actor: str | None) -> RunResult:
     run_id = _start_run(engine, trigger)
+    logs.run_id.set(run_id)
+    log.info("run %s started (%s)", run_id, trigger)
     started = dt.datetime.now(dt.UTC)
     result = RunResult(run_id, "running")
     keyring = deployment.keyring()
@@ -92,14 +120,15 @@ def run_sync(deployment: Deployment, engine: Engine, *, systems: list[str] | Non
     sealer = Sealer(keyring, deployment.fields)
     audit = AuditLog(keyring, actor or trigger)
     try:
-        for stream in deployment.streams("inbound", systems):
-            inbound = InboundSync(deployment, stream, engine, run_id, started, sealer, audit)
-            result.streams.append(_guarded(stream, inbound.counts, observer, None,
-                                           lambda c, p, s=inbound: s.run(c, p), deployment))
-        for stream in deployment.streams("outbound", systems):
-            outbound = OutboundSync(deployment, stream, engine, run_id, gate, sealer, audit)
-            result.streams.append(_guarded(stream, outbound.counts, observer, outbound.total(),
-                                           lambda c, p, s=outbound: s.run(c, p), deployment))
+        for stream in inbound:
+            pull = InboundSync(deployment, stream, engine, run_id, started, sealer, audit)
+            result.streams.append(_guarded(stream, pull.counts, observer, None,
+                                           lambda c, p, s=pull: s.run(c, p), deployment))
+        faults.point("run.before_outbound")
+        for stream in outbound:
+            push = OutboundSync(deployment, stream, engine, run_id, gate, sealer, audit)
+            result.streams.append(_guarded(stream, push.counts, observer, push.prepare_outbox(),
+                                           lambda c, p, s=push: s.run(c, p), deployment))
     except BaseException:
         # Interrupted or crashed: never leave the run looking successful.
         result.status = "failed"
@@ -107,12 +136,14 @@ def run_sync(deployment: Deployment, engine: Engine, *, systems: list[str] | Non
         raise
     result.status = _status(result.streams)
     _finish_run(engine, run_id, result)
+    log.info("run %s finished: %s", run_id, result.status)
     with engine.begin() as conn:
         audit.add("run", result.status, run_id=run_id,
                   detail={"streams": {f"{s.system}.{s.stream}": {
                       k: getattr(s, k) for k in ("read", "created", "updated", "unchanged",
                                                  "skipped", "failed")} for s in result.streams}})
         audit.flush(conn)
+        faults.point("run.before_checkpoint")
         signing.checkpoint(conn, keyring)
     return result
 

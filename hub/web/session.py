@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from hub.api.problems import Forbidden, Unauthorized
 from hub.auth import tokens
@@ -52,9 +53,12 @@ def check_form(request: Request, sent: str | None, expected: str | None) -> None
         raise Forbidden("form expired or forged: reload the page and try again")
 
 
-def page_caller(request: Request) -> Caller:
+async def page_caller(request: Request) -> Caller:
     token = request.cookies.get(SESSION_COOKIE)
-    caller = tokens.authenticate(request.app.state.hub.engine, token) if token else None
+    caller = tokens.trusted(token) if token else None
+    if caller is None and token:
+        caller = await run_in_threadpool(tokens.authenticate, request.app.state.hub.engine,
+                                         token)
     if caller is None or not allows(caller.role, Permission.DASHBOARD):
         raise LoginRequired("log in with an API token")
     request.state.caller = caller
@@ -64,7 +68,7 @@ def page_caller(request: Request) -> Caller:
 def require_page(permission: Permission) -> Callable[..., Caller]:
     """A dependency for pages: log-in required, and the role must have ``permission``."""
 
-    def _check(caller: Annotated[Caller, Depends(page_caller)]) -> Caller:
+    async def _check(caller: Annotated[Caller, Depends(page_caller)]) -> Caller:
         if not allows(caller.role, permission):
             raise Forbidden(f"role {caller.role.value!r} lacks permission {permission.value!r}")
         return caller

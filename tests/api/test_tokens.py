@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -75,16 +76,29 @@ def test_the_token_is_shown_once_in_plain_output(starter: Path) -> None:
 def test_expired_tokens_are_refused(starter: Path) -> None:
     hub = open_hub(starter)
     created = tokens.create(hub.engine, role=tokens.Role.ADMIN,
-                            expires_in=dt.timedelta(hours=1), name="short")
+                            expires_in=dt.timedelta(seconds=1), name="short")
     client = TestClient(create_app(hub))
     bearer = {"Authorization": f"Bearer {created.token}"}
     assert client.get("/api/v1/runs", headers=bearer).status_code == 200
-    t = bulk.table_of(ApiToken)
-    with hub.engine.begin() as conn:
-        conn.execute(update(t).where(t.c.id == created.id).values(
-            expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+    time.sleep(1.1)
     assert client.get("/api/v1/runs", headers=bearer).status_code == 401
     assert tokens.list_tokens(hub.engine)[0]["state"] == "expired"
+    hub.close()
+
+
+def test_a_revocation_elsewhere_takes_effect_within_the_trust_window(starter: Path) -> None:
+    hub = open_hub(starter)
+    created = tokens.create(hub.engine, role=tokens.Role.ADMIN,
+                            expires_in=dt.timedelta(days=1), name="cli-revoked")
+    client = TestClient(create_app(hub))
+    bearer = {"Authorization": f"Bearer {created.token}"}
+    assert client.get("/api/v1/runs", headers=bearer).status_code == 200
+    t = bulk.table_of(ApiToken)  # as `kontor tokens revoke` in another process would
+    with hub.engine.begin() as conn:
+        conn.execute(update(t).where(t.c.id == created.id).values(
+            revoked_at=dt.datetime.now(dt.UTC)))
+    time.sleep(tokens.TRUST_SECONDS + 0.1)
+    assert client.get("/api/v1/runs", headers=bearer).status_code == 401
     hub.close()
 
 

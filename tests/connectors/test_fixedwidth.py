@@ -122,3 +122,18 @@ def test_delete(tmp_path: Path) -> None:
     conn = connector(tmp_path)
     assert conn.delete(SPEC, ["000001", ("000009",)]).written == 2
     assert path.read_text() == line("000002", "B") + "\n"
+
+
+def test_rewriting_a_large_file_keeps_memory_flat(tmp_path: Path) -> None:
+    import tracemalloc
+
+    with open(tmp_path / "PERSONAL.DAT", "w", encoding="cp1252") as fh:
+        fh.writelines(line(f"{i:06d}", f"Name {i}", str(i)) + "\n" for i in range(200_000))
+    conn = connector(tmp_path)
+    tracemalloc.start()
+    try:
+        conn.write(SPEC, [{"PERSNR": "000005", "NAME": "changed"}])  # the full rewrite
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 * 1024 * 1024, f"{peak >> 20} MiB for a 7 MiB file"

@@ -17,13 +17,13 @@ from tests.matching.deploy import system, write_deployment, write_rows
 
 MAPPING = """entity: employee
 fields:
-  employee_number: nr
+  employee_number: id
   last_name: name
   hire_date: {column: eintritt, format: "%d.%m.%Y"}
   iban: iban
   sick_leave_reason: krank
 """
-COLUMNS = ["nr", "name", "eintritt", "iban", "krank", "notiz"]
+COLUMNS = ["id", "name", "eintritt", "iban", "krank", "notiz"]
 IBAN, SICK = "DE89370400440532013000", "CANARY-FLU"
 runner = CliRunner()
 
@@ -32,11 +32,11 @@ runner = CliRunner()
 def config(tmp_path: Path) -> Path:
     path = write_deployment(tmp_path, system("hr", entity="employee"), "", {"hr": MAPPING})
     write_rows(tmp_path, "hr", [
-        {"nr": "1", "name": "Schmidt", "eintritt": "01.02.2020", "iban": IBAN},
+        {"id": "1", "name": "Schmidt", "eintritt": "01.02.2020", "iban": IBAN},
         # the HR export switched to ISO dates for new hires: the mapping does not know yet
-        {"nr": "2", "name": "Weber", "eintritt": "2024-05-01", "iban": IBAN, "krank": SICK,
+        {"id": "2", "name": "Weber", "eintritt": "2024-05-01", "iban": IBAN, "krank": SICK,
          "notiz": "secret note"},
-        {"nr": "3", "name": "Becker", "eintritt": "31.02.2024"},  # no such day
+        {"id": "3", "name": "Becker", "eintritt": "31.02.2024"},  # no such day
     ], COLUMNS)
     return path
 

@@ -30,13 +30,12 @@ def system(name: str, *, resource: str | None = None, extra: str = "",
            direction: str = "inbound", entity: str = "customer", mapping: str | None = None
            ) -> str:
     resource = resource or f"{name}.csv"
-    key = "[id]" if direction == "inbound" else "[id]"
     return f"""  {name}:
     connector: csv
     default_region: DE
     settings: {{directory: data}}
     streams:
-      people: {{entity: {entity}, direction: {direction}, resource: {resource}, key: {key},
+      people: {{entity: {entity}, direction: {direction}, resource: {resource}, key: [id],
                mapping: mappings/{mapping or name}.yaml{extra}}}
 """
 

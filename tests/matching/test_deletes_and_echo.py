@@ -80,6 +80,10 @@ def test_retire_policy_retires_goldens_no_live_source_holds(folder: Path) -> Non
         retired = conn.execute(select(t.c.golden_id, t.c.reason)).all()
         zero = conn.execute(select(x.c.golden_id).where(x.c.source_key == "0")).scalar_one()
     assert [tuple(r) for r in retired] == [(zero, "deleted in crm")]
+    write_rows(folder, "crm", PEOPLE[:1] + PEOPLE[2:])  # 0 is back: its record lives again
+    run_sync(hub.deployment, hub.engine, systems=["crm"])
+    with hub.engine.connect() as conn:
+        assert conn.execute(select(t.c.golden_id)).all() == []
     hub.close()
 
 

@@ -17,8 +17,8 @@ from hub.survivorship import review
 from hub.sync.runner import run_sync
 from tests.matching.deploy import PERSON, person, system, write_deployment, write_rows
 
-ANNA = dict(email="anna.schmidt@example.org", phone="030 1234567", street="Hauptstraße 5",
-            zip="10115", city="Berlin", dob="1980-03-04")
+ANNA = {"email": "anna.schmidt@example.org", "phone": "030 1234567",
+        "street": "Hauptstraße 5", "zip": "10115", "city": "Berlin", "dob": "1980-03-04"}
 
 
 @pytest.fixture
@@ -162,7 +162,9 @@ def _statements(hub: Hub, rows: int, folder: Path) -> int:
                                       zip=f"{10000 + i}", email=f"p{i}@example.org")
                                for i in range(rows)])
     seen: list[str] = []
-    listener = lambda *a: seen.append(a[2])  # noqa: E731
+    def listener(*args: object) -> None:
+        seen.append(str(args[2]))
+
     event.listen(hub.engine, "before_cursor_execute", listener)
     try:
         run_sync(hub.deployment, hub.engine)

@@ -7,7 +7,7 @@ import html
 import re
 import sqlite3
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 # HR export tag -> canonical field; every one of them is restricted.
@@ -30,7 +30,8 @@ def plant(xml: Path) -> dict[str, list[str]]:
         counter = iter(range(100_000))
         values: list[str] = []
 
-        def fresh(_: re.Match[str], tag: str = tag, values: list[str] = values) -> str:
+        def fresh(_: re.Match[str], tag: str = tag, values: list[str] = values,
+                  counter: Iterator[int] = counter) -> str:
             value = f"QX{tag[:5].upper()}{next(counter):04d}ZQ"
             values.append(value)
             return f"<{tag}>{value}</{tag}>"

@@ -9,11 +9,11 @@ import datetime as dt
 import io
 import json
 import logging
-import traceback
-from contextlib import contextmanager
 import shutil
 import sqlite3
+import traceback
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -98,8 +98,8 @@ def _exercise(config: Path) -> dict[str, str]:
                         path = f"/api/v1/employees/{item['id']}{suffix}"
                         out[f"{role.value}: GET {path}"] = client.get(path).text
                 for path in ("/api/v1/quarantine", "/api/v1/runs", "/scim/v2/Users",
-                             "/api/v1/policy/simulate?system=payroll.employees&entity=employee"
-                             "&id=E-1001"):
+                             ("/api/v1/policy/simulate?system=payroll.employees&entity=employee"
+                              "&id=E-1001")):
                     out[f"{role.value}: GET {path}"] = client.get(path).text
         hub.close()
     out["logs"] = logs.getvalue()
@@ -114,7 +114,7 @@ def exercised(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dic
 
 
 def test_planted_canaries_reached_the_store(exercised) -> None:  # type: ignore[no-untyped-def]
-    folder, planted, outputs = exercised
+    _, planted, outputs = exercised
     report = json.loads(outputs["kontor sync --json"])
     hr = next(s for s in report["streams"] if s["system"] == "hr")
     assert hr["created"] >= 50  # the canaries went in; the scan below is not vacuous

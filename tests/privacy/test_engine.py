@@ -151,8 +151,9 @@ def test_policy_problems_name_file_line_and_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_policies(folder, FIELDS, DESTINATIONS)
     found = {(p.path, p.message.split(";")[0]) for p in info.value.problems}
-    assert ("rules.2.action", "Input should be 'allow', 'generalise', 'mask', 'encrypt', "
-            "'tokenise', 'pseudonymise', 'null' or 'deny'") in found
+    expected = ("Input should be 'allow', 'generalise', 'mask', 'encrypt', "
+                "'tokenise', 'pseudonymise', 'null' or 'deny'")
+    assert ("rules.2.action", expected) in found
     (folder / "bad.yaml").write_text("""rules:
   - {id: x, to: [payrol], category: user.health, action: allow}
   - {id: x, to: [payroll], field: shoe_size, action: allow, purpose: spying}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
-from hub.api.deps import ConnDep, HubDep, disclosure
+from hub.api.deps import HubDep, disclosure
 from hub.api.scim import render, schemas
 from hub.api.scim.attributes import ENTERPRISE, KONTOR, LOWER_URIS, attr_key
 from hub.api.scim.filter import FilterError, parse, split_attr
@@ -55,7 +55,7 @@ def project(user: dict[str, Any], attributes: str | None, excluded: str | None,
 
 @router.get("/Users", summary="List Users: filter, sortBy/sortOrder, startIndex/count")
 def list_users(
-    request: Request, caller: ScimCaller, hub: HubDep, conn: ConnDep,
+    request: Request, caller: ScimCaller, hub: HubDep,
     filter_: Annotated[str | None, Query(alias="filter", max_length=4000)] = None,
     sort_by: Annotated[str | None, Query(alias="sortBy", max_length=200)] = None,
     sort_order: Annotated[Literal["ascending", "descending"],
@@ -83,26 +83,28 @@ def list_users(
     stmt = select(table).order_by(*order).offset(start - 1).limit(size)
     if where is not None:
         counted, stmt = counted.where(where), stmt.where(where)
-    total = conn.execute(counted).scalar_one()
-    rows = [dict(r._mapping) for r in conn.execute(stmt)] if size else []
-    hub.sealer.open_goldens(conn, render.ENTITY, rows)
-    found = [project(u, attributes, excluded, names)
-             for u in render.users(conn, view, rows, render.base_url(request))]
+    with hub.engine.connect() as conn:  # not a dependency: saves two thread-pool trips
+        total = conn.execute(counted).scalar_one()
+        rows = [dict(r._mapping) for r in conn.execute(stmt)] if size else []
+        hub.sealer.open_goldens(conn, render.ENTITY, rows)
+        found = [project(u, attributes, excluded, names)
+                 for u in render.users(conn, view, rows, render.base_url(request))]
     return render.scim_response(schemas.list_response(found, total, start))
 
 
 @router.get("/Users/{user_id}", summary="One User",
             responses={304: {"description": "Not modified (If-None-Match)"}})
 def get_user(user_id: IdPath, request: Request, caller: ScimCaller, hub: HubDep,
-             conn: ConnDep, attributes: AttrList = None,
+             attributes: AttrList = None,
              excluded: Annotated[str | None, Query(alias="excludedAttributes",
                                                    max_length=1000)] = None,
              if_none_match: Annotated[str | None, Header(max_length=40)] = None) -> Response:
-    row = load(conn, hub.sealer, render.ENTITY, user_id)
-    tag = render.weak_etag(row["version"])
-    if if_none_match is not None and if_none_match.strip() in (tag, tag[2:], "*"):
-        return Response(status_code=304, headers={"ETag": tag})
-    user = render.users(conn, disclosure(request, caller, "scim"), [row],
-                        render.base_url(request))[0]
+    with hub.engine.connect() as conn:
+        row = load(conn, hub.sealer, render.ENTITY, user_id)
+        tag = render.weak_etag(row["version"])
+        if if_none_match is not None and if_none_match.strip() in (tag, tag[2:], "*"):
+            return Response(status_code=304, headers={"ETag": tag})
+        user = render.users(conn, disclosure(request, caller, "scim"), [row],
+                            render.base_url(request))[0]
     return render.scim_response(project(user, attributes, excluded,
                                         render.kontor(hub)), etag=tag)

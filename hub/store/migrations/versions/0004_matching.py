@@ -4,10 +4,9 @@ Revision ID: 0004_matching
 Revises: 0003_subject_keys
 Create Date: 2026-11-28 10:40:53.331602
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0004_matching'
 down_revision = '0003_subject_keys'

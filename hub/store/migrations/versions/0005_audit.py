@@ -4,10 +4,9 @@ Revision ID: 0005_audit
 Revises: 0004_matching
 Create Date: 2026-11-28
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0005_audit'
 down_revision = '0004_matching'

@@ -1,0 +1,98 @@
+"""``kontor outbox``: what waits for delivery, and the dead letters to retry or discard."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import delete, update
+
+from hub.cli.output import console, fail, print_json
+from hub.context import Hub, open_hub
+from hub.errors import HubError
+from hub.store import bulk
+from hub.store.tables import Outbox
+from hub.sync import outbox
+
+app = typer.Typer(help="Deliveries waiting in the outbox, and dead letters.",
+                  no_args_is_help=True)
+
+
+def _open(ctx: typer.Context) -> Hub:
+    try:
+        return open_hub(ctx.parent.obj["config"] if ctx.parent else None)
+    except HubError as exc:
+        fail(exc)
+
+
+@app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    dead: Annotated[bool, typer.Option("--dead", help="Only dead letters.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Records waiting for a target (pending) or given up on (dead), with the last error."""
+    hub = _open(ctx)
+    with hub.engine.connect() as conn:
+        rows = outbox.listing(conn, "dead" if dead else None, limit)
+        depth = outbox.depth(conn)
+    hub.close()
+    if as_json:
+        print_json({"depth": [{"system": s, "stream": st, "status": status, "count": n}
+                              for (s, st, status), n in depth.items()], "rows": rows})
+        return
+    summary = ", ".join(f"{s}.{st} {status}: {n}" for (s, st, status), n in sorted(depth.items()))
+    console.print(f"Outbox: {summary or 'empty'}", highlight=False)
+    table = Table()
+    for col in ("target", "record", "status", "attempts", "next attempt", "last error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(f"{r['system']}.{r['stream']}", r["golden_id"], r["status"],
+                      str(r["attempts"]), str(r["next_attempt_at"] or ""), r["last_error"] or "")
+    console.print(table)
+
+
+def _scope(system: str | None, stream: str | None):  # type: ignore[no-untyped-def]
+    t = bulk.table_of(Outbox)
+    where = [t.c.status == "dead"]
+    if system:
+        where.append(t.c.system == system)
+    if stream:
+        where.append(t.c.stream == stream)
+    return t, where
+
+
+@app.command("retry")
+def retry_cmd(
+    ctx: typer.Context,
+    system: Annotated[str | None, typer.Option(help="Only this target system.")] = None,
+    stream: Annotated[str | None, typer.Option(help="Only this stream.")] = None,
+) -> None:
+    """Put dead letters back in line; the next sync tries them again."""
+    hub = _open(ctx)
+    t, where = _scope(system, stream)
+    with hub.engine.begin() as conn:
+        n = conn.execute(update(t).where(*where).values(
+            status="pending", attempts=0, next_attempt_at=None)).rowcount
+    hub.close()
+    console.print(f"[green]✓[/] {n} dead letters will be retried by the next sync")
+
+
+@app.command("discard")
+def discard_cmd(
+    ctx: typer.Context,
+    system: Annotated[str | None, typer.Option(help="Only this target system.")] = None,
+    stream: Annotated[str | None, typer.Option(help="Only this stream.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+) -> None:
+    """Give up on dead letters for good (they come back when their record changes)."""
+    if not yes and not typer.confirm("Discard the dead letters?"):
+        raise typer.Exit(1)
+    hub = _open(ctx)
+    t, where = _scope(system, stream)
+    with hub.engine.begin() as conn:
+        n = conn.execute(delete(t).where(*where)).rowcount
+    hub.close()
+    console.print(f"[green]✓[/] {n} dead letters discarded")
