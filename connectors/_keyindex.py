@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_HASHES = 7  # probes per key: about 1% false "may hold" at the planned capacity
+# Four probes per key at ten bits per key: about 1.2% false "may hold" at capacity.
 _BITS_PER_KEY = 10
 
 
@@ -27,15 +27,16 @@ class KeyFilter:
     """A Bloom filter over key tuples, sized for ``capacity`` keys (process-local hashes)."""
 
     def __init__(self, capacity: int):
-        self.capacity = max(capacity, 1 << 17)  # 160 KiB at least: rebuilds stay rare
+        self.capacity = max(capacity, 1 << 20)  # 1.25 MiB at least: rebuilds stay rare
         self._size = self.capacity * _BITS_PER_KEY
         self._bits = bytearray(math.ceil(self._size / 8))
         self.count = 0
 
-    def _probes(self, key: tuple[str, ...]) -> list[int]:
+    def _probes(self, key: tuple[str, ...]) -> tuple[int, int, int, int]:
         h = hash(key)
         first, step, size = h & 0xFFFF_FFFF, ((h >> 32) & 0xFFFF_FFFF) | 1, self._size
-        return [(first + i * step) % size for i in range(_HASHES)]
+        return (first % size, (first + step) % size, (first + 2 * step) % size,
+                (first + 3 * step) % size)
 
     def add(self, key: tuple[str, ...]) -> None:
         bits = self._bits

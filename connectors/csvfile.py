@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from connectors._files import FileConnector, HashingReader
+from connectors._batches import HashingReader
+from connectors._files import FileConnector
 from connectors._keyindex import FileMemory
 from connectors._keys import key_text, key_values
 from connectors._text import SUSPECT, Lines, encode_problem, text_lines
@@ -155,7 +156,8 @@ class CsvConnector(FileConnector):
             return RecordProblem(reason=reason, system=self.system, stream=stream.resource,
                                  location=where, field=field)
 
-        row = {name: _format(value) for name, value in record.items()}
+        row = {name: value if type(value) is str else _format(value)
+               for name, value in record.items()}
         # One check for the whole record; only a failing one is searched field by field.
         joined = "\x1f".join(itertools.chain(row, row.values()))
         if "\x00" in joined or encode_problem(joined, enc) is not None:

@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from connectors._files import FileConnector, HashingReader
+from connectors._batches import HashingReader
+from connectors._files import FileConnector
 from connectors._keyindex import FileMemory
 from connectors._keys import key_text, key_values
 from connectors._text import SUSPECT, encode_problem, first_raw_byte, line_ending, text_lines
@@ -145,7 +146,7 @@ class FixedWidthConnector(FileConnector):
 
     def _prepare(self, stream: StreamSpec, record: Record, index: int
                  ) -> tuple[dict[str, str], RecordProblem | None]:
-        width = {s.name: s.width for s in self.settings.slots}
+        width = self.settings.widths
         values: dict[str, str] = {}
 
         def problem(reason: str, field: str | None) -> tuple[dict[str, str], RecordProblem]:

@@ -100,8 +100,7 @@ class FixedWidthSettings(FileSettings):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"duplicate field names: {', '.join(dupes)}")
-        slots = sorted(self.slots, key=lambda s: s.begin)
-        for before, after in itertools.pairwise(slots):
+        for before, after in itertools.pairwise(self.ordered_slots):
             if after.begin < before.end:
                 raise ValueError(f"fields {before.name} and {after.name} overlap "
                                  f"(columns {before.begin + 1}-{before.end} and "
@@ -118,6 +117,15 @@ class FixedWidthSettings(FileSettings):
             end = begin + f.width
             out.append(Slot(f.name, begin, end, f.align, f.pad))
         return out
+
+    @cached_property
+    def ordered_slots(self) -> list[Slot]:
+        """The fields in column order (the layout may list them in any order)."""
+        return sorted(self.slots, key=lambda s: s.begin)
+
+    @cached_property
+    def widths(self) -> dict[str, int]:
+        return {s.name: s.width for s in self.slots}
 
     @cached_property
     def line_length(self) -> int:
@@ -138,10 +146,13 @@ def cut(line: str, slots: list[Slot], trim: str) -> dict[str, str]:
 
 
 def layout_line(values: dict[str, str], slots: list[Slot]) -> str:
-    """One line with every value padded into its slot (values must already fit)."""
+    """One line with every value padded into its slot (values must already fit).
+
+    ``slots`` in column order: ``FixedWidthSettings.ordered_slots``.
+    """
     parts: list[str] = []
     at = 0
-    for slot in sorted(slots, key=lambda s: s.begin):
+    for slot in slots:
         parts.append(" " * (slot.begin - at))
         value = values.get(slot.name, "")
         pad = slot.pad if value else " "  # an empty value stays blank, not "0000"
@@ -149,3 +160,4 @@ def layout_line(values: dict[str, str], slots: list[Slot]) -> str:
                      else value.rjust(slot.width, pad))
         at = slot.end
     return "".join(parts)
+

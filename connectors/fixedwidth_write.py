@@ -38,7 +38,7 @@ class FixedWidthRewrite:
         exists = path.exists() and path.stat().st_size > 0
         if not self.upserts and (not self.deletes or not exists):
             return memory
-        slots = self.settings.slots
+        slots = self.settings.ordered_slots
         if memory is not None and not self.deletes and memory.can_append(path, self.upserts):
             newline = memory.layout["newline"]
             lead = [] if memory.layout["ends_with_break"] else [newline]
@@ -69,7 +69,7 @@ class FixedWidthRewrite:
             if new and not ends_with_break:
                 emit(newline)
             for values in new:
-                emit(layout_line(values, self.settings.slots) + newline)
+                emit(layout_line(values, self.settings.ordered_slots) + newline)
             out.write(encoder.encode("", final=True))
         memory.layout = {"newline": newline, "ends_with_break": ends_with_break or bool(new)}
         return memory
@@ -80,7 +80,7 @@ class FixedWidthRewrite:
 
         Returns the file's line ending (to append with) and whether it ends with one.
         """
-        slots = self.settings.slots
+        slots, ordered = self.settings.slots, self.settings.ordered_slots
         lines = Lines(fh, self.settings.encoding, keep=False)
         newline, ends_with_break = "", True
         for number, raw in enumerate(lines, start=1):
@@ -95,7 +95,7 @@ class FixedWidthRewrite:
                     continue
                 memory.keys.add(found)
                 if found in self.upserts:
-                    raw = layout_line(values | self.upserts[found], slots) + \
+                    raw = layout_line(values | self.upserts[found], ordered) + \
                         (end or newline or self.settings.newline)
                     done.add(found)
             emit(raw)  # untouched (even unreadable) lines are kept exactly as they were

@@ -15,13 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors import xml_http
-from connectors._files import (
-    BatchBuilder,
-    FileConnector,
-    FileSettings,
-    HashingReader,
-    file_hash,
-)
+from connectors._batches import BatchBuilder, HashingReader, file_hash
+from connectors._files import FileConnector, FileSettings
 from connectors.base import Capability, ConnectorSettings, ReadBatch, StreamSpec
 from connectors.xml_records import RecordPath, libxml2_encoding, records
 from hub.errors import RecordProblem

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 run_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("run_id", default=None)
@@ -39,7 +40,7 @@ def configure(*, verbose: bool = False, json_lines: bool = False) -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())
     else:
-        handler = RichHandler(show_path=False)
+        handler = RichHandler(show_path=False, console=Console(stderr=True))  # stdout: data
         handler.setFormatter(logging.Formatter("%(message)s"))
     handler.addFilter(_RunIdFilter())
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,

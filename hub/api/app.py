@@ -5,10 +5,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import hub
-from hub.api import operations, policy, problems, record_writes, records
+from hub.api import (
+    audit,
+    operations,
+    outbox,
+    policy,
+    problems,
+    record_writes,
+    records,
+    reports,
+    review,
+)
 from hub.api.scim import discovery, users, users_write
 from hub.context import Hub
-from hub.web import login, pages, record_pages
+from hub.web import login, pages, record_pages, review_page
 
 # Reachable without a token: nothing here carries data. The login page is public too.
 PUBLIC_PATHS = ("/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc",
@@ -35,7 +45,9 @@ def create_app(opened: Hub) -> FastAPI:
     app.include_router(record_writes.build_router(opened.deployment))
     app.include_router(operations.router)
     app.include_router(policy.router)
+    for router in (review.router, outbox.router, audit.router, reports.router):
+        app.include_router(router)
     for router in (discovery.router, users.router, users_write.router,
-                   login.router, pages.router, record_pages.router):
+                   login.router, pages.router, record_pages.router, review_page.router):
         app.include_router(router)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -37,6 +38,11 @@ ConnDep = Annotated[Connection, Depends(get_conn)]
 def disclosure(request: Request, caller: Caller, channel: str = "api") -> Disclosure:
     """The caller's view of golden records, through the app's privacy gate."""
     return Disclosure(request.app.state.hub, request.app.state.gate, caller, channel)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A query's date-time in UTC when it names no zone (the store compares aware ones)."""
+    return value.replace(tzinfo=dt.UTC) if value and value.tzinfo is None else value
 
 
 def etag(version: int) -> str:

@@ -79,7 +79,8 @@ def runs(conn: ConnDep, caller: OperationsReader,
 
 
 @router.get("/runs/{run_id}", tags=["operations"], summary="One sync run with its counts")
-def run(run_id: Annotated[int, Path(ge=1, le=2**53)], conn: ConnDep, caller: OperationsReader) -> dict[str, Any]:
+def run(run_id: Annotated[int, Path(ge=1, le=2**53)], conn: ConnDep,
+        caller: OperationsReader) -> dict[str, Any]:
     t = bulk.table_of(SyncRun)
     row = conn.execute(select(t).where(t.c.id == run_id)).first()
     if row is None:

@@ -65,6 +65,7 @@ def clean(specs: dict[str, FieldSpec], values: dict[str, Any]) -> dict[str, Any]
                 if value is not None and specs[name].category.key == _EMAIL_CATEGORY:
                     value = normalise_email(value)
             except MappingError as exc:
-                raise InvalidValue(f"field {name}: {exc.reason}", scim_type="invalidValue") from None
+                raise InvalidValue(f"field {name}: {exc.reason}",
+                                   scim_type="invalidValue") from None
         out[name] = value
     return out

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import or_, select
 
-from hub.api.deps import ConnDep, HubDep, disclosure, etag, json_response
+from hub.api.deps import ConnDep, HubDep, aware, disclosure, etag, json_response
 from hub.api.disclosure import Disclosure
 from hub.api.problems import Forbidden, NotFound
 from hub.api.security import RecordsReader
@@ -47,9 +47,8 @@ def _register(entity: str) -> None:
         after: Annotated[str | None, Query(max_length=32,
                                            description="Cursor: the `next` of the last page")
                          ] = None,
-        email: Annotated[str | None, Query(max_length=320,
-                                           description="Exact email (compared lower-cased, as stored)")
-                         ] = None,
+        email: Annotated[str | None, Query(max_length=320, description="Exact email "
+                                           "(compared lower-cased, as stored)")] = None,
         name: Annotated[str | None, Query(max_length=200,
                                           description="Part of a first, last or "
                                                       "organisation name")] = None,
@@ -68,9 +67,7 @@ def _register(entity: str) -> None:
             stmt = stmt.where(or_(*(table.c[f].icontains(name.strip(), autoescape=True)
                                     for f in NAME_FIELDS[entity])))
         if updated_since is not None:
-            since = updated_since if updated_since.tzinfo else \
-                updated_since.replace(tzinfo=dt.UTC)
-            stmt = stmt.where(table.c.updated_at >= since)
+            stmt = stmt.where(table.c.updated_at >= aware(updated_since))
         with hub.engine.connect() as conn:  # not a dependency: saves two thread-pool trips
             rows = [dict(r._mapping) for r in conn.execute(stmt)]
             hub.sealer.open_goldens(conn, entity, rows)
@@ -113,7 +110,8 @@ def _register(entity: str) -> None:
 
     @router.get(f"/{plural}/{{golden_id}}/xrefs", tags=[plural],
                 summary=f"Which record in which system is this {entity}")
-    def xrefs(golden_id: IdPath, caller: RecordsReader, hub: HubDep, conn: ConnDep) -> list[dict[str, Any]]:
+    def xrefs(golden_id: IdPath, caller: RecordsReader, hub: HubDep,
+              conn: ConnDep) -> list[dict[str, Any]]:
         load(conn, hub.sealer, entity, golden_id)
         x = bulk.table_of(Xref)
         rows = conn.execute(select(x.c.system, x.c.source_key, x.c.first_run, x.c.last_run,

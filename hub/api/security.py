@@ -6,7 +6,7 @@ test walks ``app.routes`` to prove it, role by role.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -41,7 +41,7 @@ async def bearer_caller(request: Request,
     return await authenticate(request, credentials.credentials if credentials else None)
 
 
-def require(permission: Permission) -> Callable[..., Caller]:
+def require(permission: Permission) -> Callable[..., Awaitable[Caller]]:
     """A dependency that lets only callers whose role has ``permission`` through."""
 
     async def _check(caller: Annotated[Caller, Depends(bearer_caller)]) -> Caller:
@@ -58,4 +58,8 @@ RecordsWriter = Annotated[Caller, Depends(require(P.RECORDS_WRITE))]
 OperationsReader = Annotated[Caller, Depends(require(P.OPERATIONS_READ))]
 QuarantineReader = Annotated[Caller, Depends(require(P.QUARANTINE_READ))]
 PolicySimulator = Annotated[Caller, Depends(require(P.POLICY_SIMULATE))]
+OutboxManager = Annotated[Caller, Depends(require(P.OUTBOX_MANAGE))]
+Reviewer = Annotated[Caller, Depends(require(P.REVIEW))]
+AuditReader = Annotated[Caller, Depends(require(P.AUDIT_READ))]
+ReportsReader = Annotated[Caller, Depends(require(P.REPORTS_READ))]
 ScimCaller = Annotated[Caller, Depends(require(P.SCIM))]

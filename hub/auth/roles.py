@@ -25,6 +25,8 @@ class Permission(str, enum.Enum):
     RECORDS_WRITE = "records:write"
     OPERATIONS_READ = "operations:read"  # systems, runs
     QUARANTINE_READ = "quarantine:read"
+    OUTBOX_MANAGE = "outbox:manage"  # retry dead letters
+    REVIEW = "review:decide"  # the steward's review queue: see and decide pairs
     POLICY_SIMULATE = "policy:simulate"
     AUDIT_READ = "audit:read"
     REPORTS_READ = "reports:read"
@@ -36,12 +38,12 @@ P = Permission
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.STEWARD: frozenset({P.RECORDS_READ, P.RECORDS_WRITE, P.OPERATIONS_READ,
-                             P.QUARANTINE_READ, P.POLICY_SIMULATE, P.REPORTS_READ,
+                             P.QUARANTINE_READ, P.REVIEW, P.POLICY_SIMULATE, P.REPORTS_READ,
                              P.DASHBOARD}),
     Role.AUDITOR: frozenset({P.RECORDS_READ, P.OPERATIONS_READ, P.POLICY_SIMULATE,
                              P.AUDIT_READ, P.REPORTS_READ, P.DASHBOARD}),
-    Role.OPERATOR: frozenset({P.OPERATIONS_READ, P.QUARANTINE_READ, P.REPORTS_READ,
-                              P.DASHBOARD}),
+    Role.OPERATOR: frozenset({P.OPERATIONS_READ, P.QUARANTINE_READ, P.OUTBOX_MANAGE,
+                              P.REPORTS_READ, P.DASHBOARD}),
     Role.READER: frozenset({P.RECORDS_READ, P.DASHBOARD}),
     Role.SYSTEM: frozenset({P.RECORDS_READ, P.RECORDS_WRITE, P.SCIM}),
 }

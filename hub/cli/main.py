@@ -14,6 +14,7 @@ from hub.cli import (
     discover_cmd,
     keys_cmd,
     outbox_cmd,
+    plan_cmd,
     policy_cmd,
     quality_cmd,
     quarantine_cmd,
@@ -54,6 +55,8 @@ app.command("init")(scaffold_cmd.init)
 app.command("demo")(scaffold_cmd.demo)
 app.command("check")(check_cmd.check)
 app.command("sync")(sync_cmd.sync)
+app.command("plan")(plan_cmd.plan)
+app.command("apply")(plan_cmd.apply)
 app.command("status")(status_cmd.status)
 app.command("runs")(status_cmd.runs)
 app.command("connectors")(status_cmd.connectors)

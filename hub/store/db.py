@@ -38,6 +38,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    # SQLAlchemy, not the driver, starts transactions (see _sqlite_begin): only then do
+    # SAVEPOINTs work, which `kontor plan` relies on to roll a whole sync back.
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -50,6 +57,7 @@ def make_engine(url: str) -> Engine:
                                hide_parameters=True, json_serializer=to_json,
                                json_deserializer=orjson.loads)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise StoreError(f"unsupported master-store database {safe_url(url)}: "

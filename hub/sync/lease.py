@@ -89,7 +89,8 @@ def _who(engine: Engine, name: str) -> str:
 def held(engine: Engine, names: Sequence[str], *, ttl: dt.timedelta = TTL
          ) -> Iterator[str]:
     """Hold every lease in ``names`` (all or none) while the block runs."""
-    holder, got = holder_id(), []
+    holder = holder_id()
+    got: list[str] = []
     for name in sorted(set(names)):  # a fixed order: two runs cannot deadlock each other
         if not _take(engine, name, holder, ttl):
             if got:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select, update
 
+from connectors.base import Connector
 from hub import faults, logs
 from hub.audit import signing
 from hub.audit.record import AuditLog
@@ -79,7 +80,7 @@ def _status(streams: list[StreamCounts]) -> str:
 
 def run_sync(deployment: Deployment, engine: Engine, *, systems: list[str] | None = None,
              observer: RunObserver | None = None, trigger: str = "cli",
-             actor: str | None = None) -> RunResult:
+             actor: str | None = None, hold_leases: bool = True) -> RunResult:
     """Inbound for every selected system, then outbound; returns the counts per stream.
 
     Holds a lease on every system it touches (``lease.Busy`` when another run has one);
@@ -88,7 +89,7 @@ def run_sync(deployment: Deployment, engine: Engine, *, systems: list[str] | Non
     """
     inbound = deployment.streams("inbound", systems)
     outbound = deployment.streams("outbound", systems)
-    names = [f"sync:{s.system}" for s in inbound + outbound]
+    names = [f"sync:{s.system}" for s in inbound + outbound] if hold_leases else []
     with lease.held(engine, names) as holder:
         _close_interrupted_runs(engine, holder)
         return _run(deployment, engine, inbound, outbound, observer or RunObserver(),
@@ -109,7 +110,9 @@ def _close_interrupted_runs(engine: Engine, holder: str) -> None:
 
 def _run(deployment: Deployment, engine: Engine, inbound: list[Stream],
          outbound: list[Stream], observer: RunObserver, trigger: str,
-         actor: str | None) -> RunResult:
+         actor: str | None, wrap: Callable[..., Connector] | None = None) -> RunResult:
+    """The run itself; ``wrap(stream, push, connector)`` lets `kontor plan` put a recorder
+    in front of every target."""
     run_id = _start_run(engine, trigger)
     logs.run_id.set(run_id)
     log.info("run %s started (%s)", run_id, trigger)
@@ -127,8 +130,11 @@ def _run(deployment: Deployment, engine: Engine, inbound: list[Stream],
         faults.point("run.before_outbound")
         for stream in outbound:
             push = OutboundSync(deployment, stream, engine, run_id, gate, sealer, audit)
-            result.streams.append(_guarded(stream, push.counts, observer, push.prepare_outbox(),
-                                           lambda c, p, s=push: s.run(c, p), deployment))
+            body: Callable[..., StreamCounts] = (
+                (lambda c, p, s=push, st=stream: s.run(wrap(st, s, c), p)) if wrap
+                else (lambda c, p, s=push: s.run(c, p)))
+            result.streams.append(_guarded(stream, push.counts, observer,
+                                           push.prepare_outbox(), body, deployment))
     except BaseException:
         # Interrupted or crashed: never leave the run looking successful.
         result.status = "failed"

@@ -1,4 +1,4 @@
-"""Dashboard pages for operators: systems and runs, quarantine, review queue, reports."""
+"""Dashboard pages for operators: systems and runs, quarantine, reports."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hub.canonical import MODELS
 from hub.store import bulk
 from hub.web import reports
 from hub.web.render import page
-from hub.web.session import OperationsPage, QuarantinePage, ReportsPage, ReviewPage
+from hub.web.session import OperationsPage, QuarantinePage, ReportsPage
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -29,11 +29,6 @@ def overview(request: Request, caller: OperationsPage, hub: HubDep, conn: ConnDe
 @router.get("/quarantine")
 def quarantine(request: Request, caller: QuarantinePage, conn: ConnDep) -> HTMLResponse:
     return page(request, "quarantine.html", caller, entries=open_quarantine(conn, 500))
-
-
-@router.get("/review")
-def review(request: Request, caller: ReviewPage) -> HTMLResponse:
-    return page(request, "review.html", caller)
 
 
 @router.get("/reports")

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, or_, select
 
+from hub.api.audit import restricted_reads
 from hub.api.deps import ConnDep, HubDep, disclosure
 from hub.api.disclosure import Disclosure, business_values
 from hub.api.records import EMAIL_FIELD, NAME_FIELDS
 from hub.api.writes import load
+from hub.audit import query as audit_query
 from hub.auth.roles import Permission, allows
-from hub.auth.tables import RestrictedReadLog
 from hub.canonical import MODELS
 from hub.context import Hub
 from hub.records import jsonable
@@ -29,8 +31,6 @@ EntityPath = Annotated[Literal["customer", "employee"], Path()]
 IdPath = Annotated[str, Path(max_length=32)]
 _ID = re.compile(r"^[CE]-\d{1,12}$")
 LIMIT = 50
-# How many recent restricted-read entries the trace page searches for one record.
-_TRACE_LOG_WINDOW = 5000
 
 
 def _search(conn: Connection, view: Disclosure, entity: str, q: str
@@ -112,13 +112,16 @@ def trace_events(conn: Connection, hub: Hub, entity: str, golden_id: str
     for r in conn.execute(select(x).where(x.c.entity == entity, x.c.golden_id == golden_id)):
         events.append({"at": r.updated_at, "kind": "linked", "where": r.system,
                        "detail": f"seen from run {r.first_run} to run {r.last_run}"})
-    log = bulk.table_of(RestrictedReadLog)
-    for r in conn.execute(select(log).where(log.c.entity == entity)
-                          .order_by(log.c.id.desc()).limit(_TRACE_LOG_WINDOW)):
-        if golden_id in (r.golden_ids or []):
-            events.append({"at": r.at, "kind": "restricted read",
-                           "where": f"{r.channel} by {r.role} (token {r.token_id})",
-                           "detail": ", ".join(r.fields)})
+    for r in restricted_reads(conn, entity, golden_id):
+        events.append({"at": r["at"], "kind": "restricted read",
+                       "where": f"{r['channel']} by {r['role']} (token {r['token_id']})",
+                       "detail": ", ".join(r["fields"])})
+    for e in audit_query.trace(conn, entity, golden_id):
+        actions = Counter(str(f.get("action")) for f in e["fields"])
+        events.append({"at": e["at"], "kind": f"audit: {e['kind']}",
+                       "where": f"{e['source']} → {e['destination']}",
+                       "detail": f"{e['outcome']}; fields: " + ", ".join(
+                           f"{n} {a}" for a, n in sorted(actions.items()))})
     return sorted((jsonable(e) for e in events), key=lambda e: e["at"])
 
 

@@ -21,7 +21,7 @@ TEMPLATES = Jinja2Templates(env=Environment(
 NAV = [("Overview", "/ui/overview", Permission.OPERATIONS_READ),
        ("Records", "/ui/records", Permission.RECORDS_READ),
        ("Quarantine", "/ui/quarantine", Permission.QUARANTINE_READ),
-       ("Review queue", "/ui/review", Permission.RECORDS_WRITE),
+       ("Review queue", "/ui/review", Permission.REVIEW),
        ("Reports", "/ui/reports", Permission.REPORTS_READ)]
 
 

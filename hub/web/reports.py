@@ -7,6 +7,7 @@ import datetime as dt
 from markupsafe import Markup
 from sqlalchemy import Connection, func, select
 
+from hub.api.reports import transfers
 from hub.auth import roles
 from hub.auth.tables import RestrictedReadLog
 from hub.auth.tokens import Caller
@@ -80,8 +81,21 @@ def failed_records(conn: Connection, runs: int = 10) -> Markup:
     return bar_chart(f"Records refused in the last {runs} runs", bars, tone="bad")
 
 
+def sent_by_category(hub: Hub) -> list[Markup]:
+    """From the audit trail: field values sent out, by category and by decision."""
+    frame = transfers(hub)
+    out = frame[frame["kind"] == "transfer.out"]
+    sent = out[out["action"] != "deny"].groupby("category")["n"].sum()
+    actions = out.groupby("action")["n"].sum()
+    return [bar_chart("Field values sent, by category (audit trail)",
+                      [(str(k), float(v)) for k, v in sent.sort_values(ascending=False)
+                       .head(14).items()]),
+            bar_chart("Outbound field decisions, by action (audit trail)",
+                      [(str(k), float(v)) for k, v in actions.items()], tone="warn")]
+
+
 def charts(conn: Connection, hub: Hub, gate: PrivacyGate, caller: Caller) -> list[Markup]:
     return [completeness(conn, hub, gate, caller, "customer"),
             completeness(conn, hub, gate, caller, "employee"),
             sources(conn), quarantine(conn), failed_records(conn),
-            policy_coverage(hub, gate), restricted_reads(conn)]
+            policy_coverage(hub, gate), *sent_by_category(hub), restricted_reads(conn)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -65,7 +65,7 @@ async def page_caller(request: Request) -> Caller:
     return caller
 
 
-def require_page(permission: Permission) -> Callable[..., Caller]:
+def require_page(permission: Permission) -> Callable[..., Awaitable[Caller]]:
     """A dependency for pages: log-in required, and the role must have ``permission``."""
 
     async def _check(caller: Annotated[Caller, Depends(page_caller)]) -> Caller:
@@ -81,6 +81,6 @@ Dashboard = Annotated[Caller, Depends(page_caller)]
 OperationsPage = Annotated[Caller, Depends(require_page(P.OPERATIONS_READ))]
 RecordsPage = Annotated[Caller, Depends(require_page(P.RECORDS_READ))]
 QuarantinePage = Annotated[Caller, Depends(require_page(P.QUARANTINE_READ))]
-ReviewPage = Annotated[Caller, Depends(require_page(P.RECORDS_WRITE))]
+ReviewPage = Annotated[Caller, Depends(require_page(P.REVIEW))]
 AuditPage = Annotated[Caller, Depends(require_page(P.AUDIT_READ))]
 ReportsPage = Annotated[Caller, Depends(require_page(P.REPORTS_READ))]

@@ -32,6 +32,11 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/api/v1/systems"): OPS, ("GET", "/api/v1/runs"): OPS,
     ("GET", "/api/v1/runs/{run_id}"): OPS, ("GET", "/api/v1/quarantine"): {A, S, O},
     ("GET", "/api/v1/policy/simulate"): {A, S, U},
+    ("GET", "/api/v1/review"): {A, S}, ("POST", "/api/v1/review/{pair_id}"): {A, S},
+    ("GET", "/api/v1/outbox"): OPS, ("POST", "/api/v1/outbox/retry"): {A, O},
+    ("GET", "/api/v1/audit/trace"): {A, U}, ("GET", "/api/v1/audit/search"): {A, U},
+    ("GET", "/api/v1/reports/quality"): OPS, ("GET", "/api/v1/reports/transfers"): OPS,
+    ("GET", "/api/v1/reports/processing"): OPS,
     ("GET", "/scim/v2/ServiceProviderConfig"): SCIM, ("GET", "/scim/v2/ResourceTypes"): SCIM,
     ("GET", "/scim/v2/ResourceTypes/{type_id}"): SCIM, ("GET", "/scim/v2/Schemas"): SCIM,
     ("GET", "/scim/v2/Schemas/{schema_id}"): SCIM, ("GET", "/scim/v2/Users"): SCIM,
@@ -45,6 +50,7 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/ui/records/{entity}/{golden_id}"): {A, S, U, R},
     ("GET", "/ui/records/{entity}/{golden_id}/trace"): {A, U},
     ("GET", "/ui/quarantine"): {A, S, O}, ("GET", "/ui/review"): {A, S},
+    ("POST", "/ui/review/{pair_id}"): {A, S},
     ("GET", "/ui/reports"): OPS,
 }
 for _plural in ("customers", "employees"):
@@ -57,10 +63,11 @@ for _plural in ("customers", "employees"):
 
 # Values for path parameters; writes aim at records that do not exist or send bodies that
 # fail validation, so an allowed call changes nothing.
-_PARAMS = {"run_id": "1", "type_id": "User", "entity": "customer",
+_PARAMS = {"run_id": "1", "type_id": "User", "entity": "customer", "pair_id": "999999",
            "schema_id": "urn:ietf:params:scim:schemas:core:2.0:User"}
 _QUERY = {"/api/v1/policy/simulate": {"system": "api:reader", "entity": "customer",
-                                      "id": "C-1001"}}
+                                      "id": "C-1001"},
+          "/api/v1/audit/trace": {"entity": "customer", "id": "C-1001"}}
 
 
 def _walk(routes: list[Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -102,7 +109,7 @@ def _call(served: Served, method: str, path: str, role: Role | None):
         if method == "POST":
             kwargs.pop("json")
             kwargs["data"] = {"csrf": csrf_for(served.tokens[role]) if role else "",
-                              "token": "kt_" + "x" * 43}
+                              "token": "kt_" + "x" * 43, "decision": "keep_apart"}
         response = served.client.request(method, url, **kwargs)  # type: ignore[arg-type]
         served.client.cookies.clear()
         return response

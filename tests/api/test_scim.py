@@ -47,7 +47,9 @@ def where(users: list[dict[str, Any]], test: Any) -> set[str]:
 
 
 def test_discovery_documents(served: Served) -> None:
-    get = lambda path: served.client.get(path, headers=served.auth(Role.SYSTEM))  # noqa: E731
+    def get(path: str) -> Any:
+        return served.client.get(path, headers=served.auth(Role.SYSTEM))
+
     config = get("/scim/v2/ServiceProviderConfig").json()
     assert config["patch"]["supported"] and config["filter"]["supported"]
     assert config["etag"]["supported"] and config["sort"]["supported"]

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+
 from hub.store import bulk
 from hub.store.db import make_engine
 from hub.store.migrate import upgrade

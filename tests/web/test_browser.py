@@ -97,4 +97,11 @@ def test_dashboard_in_a_real_browser(served: Served, tmp_path: Path) -> None:
         page.fill("#filter", "")
         _shoot(page, "quarantine", shots)
         page.click("text=Review queue")
-        assert page.locator("#review-placeholder").is_visible()
+        pair = page.locator("section.pair").first
+        assert "score" in pair.inner_text("h2")
+        assert page.locator("table.compare tr.differs").count() >= 1  # the emails differ
+        _shoot(page, "review", shots)
+        pair.locator("button[value=merge]").click()
+        page.wait_for_load_state()
+        assert "merged by test-admin" in page.inner_text("#decided")
+        assert page.locator("#review-empty").is_visible()

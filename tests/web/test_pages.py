@@ -17,6 +17,12 @@ def _client(served: Served) -> TestClient:
     return TestClient(served.app, follow_redirects=False)
 
 
+def _row(html: str, field: str) -> str:
+    found = re.search(rf'data-field="{field}">(.*?)</tr>', html, re.DOTALL)
+    assert found, field
+    return found.group(1)
+
+
 def login(served: Served, role: Role) -> TestClient:
     client = _client(served)
     form = client.get("/ui/login")
@@ -66,7 +72,8 @@ def test_login_refuses_forged_forms_bad_tokens_and_machine_roles(served: Served)
 def test_navigation_shows_what_the_role_may_open(served: Served) -> None:
     reader = login(served, Role.READER)
     page = reader.get("/ui/records")
-    links = set(re.findall(r'<header>.*?</header>', page.text, re.S)[0].split('href="')[1:])
+    header = re.findall(r"<header>.*?</header>", page.text, re.DOTALL)[0]
+    links = set(header.split('href="')[1:])
     assert [link.split('"')[0] for link in links] == ["/ui/records"]
     assert reader.get("/ui/quarantine").status_code == 403
     assert reader.get("/ui/").headers["location"] == "/ui/records"
@@ -82,11 +89,10 @@ def test_record_page_masks_and_withholds_through_the_gate(served: Served) -> Non
                   "criminal_record_check"):
         if stored[field]:
             assert str(stored[field]) not in html, field
-    row = re.search(r'data-field="sick_leave_reason">(.*?)</tr>', html, re.S).group(1)  # type: ignore[union-attr]
-    assert "withheld by policy" in row
-    iban = re.search(r'data-field="iban">(.*?)</tr>', html, re.S).group(1)  # type: ignore[union-attr]
+    assert "withheld by policy" in _row(html, "sick_leave_reason")
+    iban = _row(html, "iban")
     assert "mask" in iban and str(stored["iban"])[-4:] in iban
-    email = re.search(r'data-field="work_email">(.*?)</tr>', html, re.S).group(1)  # type: ignore[union-attr]
+    email = _row(html, "work_email")
     assert str(stored["work_email"]) in email and ">hr<" in email.replace(" ", "")
     assert page.headers["cache-control"] == "no-store"
     csp = page.headers["content-security-policy"]
@@ -121,6 +127,28 @@ def test_trace_reports_and_quarantine(served: Served) -> None:
     assert quarantine.status_code == 200 and "kunden.csv" in quarantine.text
     overview = operator.get("/ui/overview")
     assert "crm" in overview.text and "records failed" in overview.text
+
+
+def test_review_queue_compares_through_the_gate_and_decides(served: Served) -> None:
+    steward = login(served, Role.STEWARD)
+    page = steward.get("/ui/review")
+    assert page.status_code == 200
+    pair_id = re.search(r'id="pair-(\d+)"', page.text).group(1)  # type: ignore[union-attr]
+    assert 'id="merge-' in page.text and 'id="apart-' in page.text
+    assert "someone.else@example.net" in page.text  # the shop's email, visible to stewards
+    assert "email different" in page.text  # the evidence
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    forged = steward.post(f"/ui/review/{pair_id}", data={"decision": "keep_apart",
+                                                         "csrf": "x"})
+    assert forged.status_code == 403
+    done = steward.post(f"/ui/review/{pair_id}", data={"decision": "keep_apart",
+                                                       "csrf": csrf})
+    assert done.status_code == 303 and done.headers["location"] == f"/ui/review?done={pair_id}"
+    after = steward.get(done.headers["location"])
+    assert "kept apart by test-steward" in after.text and "review-empty" in after.text
+    twice = steward.post(f"/ui/review/{pair_id}", data={"decision": "merge", "csrf": csrf})
+    assert twice.status_code == 409
+    assert login(served, Role.AUDITOR).get("/ui/review").status_code == 403
 
 
 def test_logout_needs_the_session_csrf_token(served: Served) -> None:
