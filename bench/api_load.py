@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import socket
 import sys
@@ -228,8 +229,10 @@ def run(label: str, database_url: str | None, args: argparse.Namespace) -> None:
                       f"{closed['p99']:>9.1f}   |{fixed['achieved']:>7.0f}/s  "
                       f"{fixed['p50']:>9.1f}{fixed['p99']:>9.1f}"
                       f"{int(closed['errors'] + fixed['errors']):>8}{verdict}")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"baseline: /health = framework + one SELECT 1; goal: record read p99 < "
-          f"{GOAL_P99_MS:.0f} ms at {args.rate:.0f} req/s")
+          f"{GOAL_P99_MS:.0f} ms at {args.rate:.0f} req/s; machine load average {load} on "
+          f"{os.cpu_count()} CPUs (shared)")
 
 
 def main() -> None:

@@ -59,17 +59,21 @@ def _timed_writes(connector: Any, resource: str, rows: int) -> dict[str, float]:
 
 # -- test data (parent process) ------------------------------------------------------------
 
-def prepare_files(folder: Path, rows: int) -> None:
-    """The same customers as CSV, fixed-width and XML."""
-    write_customers(folder / "kunden.csv", rows)
-    with open(folder / "KUNDEN.TXT", "w", encoding="utf-8") as fh:
-        fh.writelines("".join(v.ljust(w) for v, w in zip(row, WIDTHS)) + "\n"
-                      for row in customer_rows(rows))
-    with open(folder / "kunden.xml", "w", encoding="utf-8") as fh:
-        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<export><kunden>\n')
-        fh.writelines("<kunde>" + "".join(f"<{h}>{escape(v)}</{h}>" for h, v in zip(HEADER, row))
-                      + "</kunde>\n" for row in customer_rows(rows))
-        fh.write("</kunden></export>\n")
+def prepare_files(folder: Path, rows: int, kinds: set[str]) -> None:
+    """The same customers as CSV, fixed-width and/or XML (``kinds``)."""
+    if "csv" in kinds:
+        write_customers(folder / "kunden.csv", rows)
+    if "fixedwidth" in kinds:
+        with open(folder / "KUNDEN.TXT", "w", encoding="utf-8") as fh:
+            fh.writelines("".join(v.ljust(w) for v, w in zip(row, WIDTHS)) + "\n"
+                          for row in customer_rows(rows))
+    if "xml" in kinds:
+        with open(folder / "kunden.xml", "w", encoding="utf-8") as fh:
+            fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<export><kunden>\n')
+            fh.writelines("<kunde>" + "".join(f"<{h}>{escape(v)}</{h}>"
+                                              for h, v in zip(HEADER, row))
+                          + "</kunde>\n" for row in customer_rows(rows))
+            fh.write("</kunden></export>\n")
 
 
 def create_table(url: str, name: str) -> None:
@@ -94,8 +98,9 @@ def fill_table(url: str, name: str, rows: int) -> None:
                 for row in customer_rows(rows):
                     copy.write_row(row)
         else:
-            cur.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(HEADER))})',
-                            customer_rows(rows))
+            cur.executemany(  # sqlite3 takes an iterator: the rows never sit in memory
+                f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(HEADER))})',
+                customer_rows(rows))  # type: ignore[arg-type]
         raw.commit()
     finally:
         raw.close()
@@ -153,7 +158,8 @@ def _fixed(folder: Path) -> Any:
     from connectors.fixedwidth import FixedWidthConnector
     from connectors.fixedwidth_layout import FixedWidthSettings
 
-    settings = FixedWidthSettings(directory=str(folder), names=HEADER, widths=WIDTHS)
+    settings = FixedWidthSettings.model_validate(
+        {"directory": str(folder), "names": HEADER, "widths": WIDTHS})
     return FixedWidthConnector(settings, system="bench", base_dir=folder)
 
 

@@ -46,10 +46,10 @@ def _run_group(group: str, folder: Path, rows: int, repeat: int, postgres: str) 
     print(f"\n{group} ({rows:,} rows, median of {repeat})")
     print(table_header("measurement"))
     try:
-        rates: dict[str, float] = {}
-        for name in _case_names(group):
-            runs = []
-            for _ in range(repeat):
+        names = _case_names(group)
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+        for _ in range(repeat):  # interleaved, so a busy moment hits every case alike
+            for name in names:
                 if opts and group.endswith("write"):  # every write starts on an empty table
                     cases.drop_table(opts["url"], opts["table"])
                     cases.create_table(opts["url"], opts["table"])
@@ -58,8 +58,10 @@ def _run_group(group: str, folder: Path, rows: int, repeat: int, postgres: str) 
                 args = ["--rows", str(rows), "--folder", str(folder)]
                 for key, value in opts.items():
                     args += [f"--{key}", value]
-                runs.append(in_fresh_process(__file__, name, args))
-            rates[name], peak = medians(runs)
+                runs[name].append(in_fresh_process(__file__, name, args))
+        rates: dict[str, float] = {}
+        for name in names:
+            rates[name], peak = medians(runs[name])
             print(table_row(name.split("/")[1], rates[name], peak), flush=True)
         base = next((r for n, r in rates.items() if n.endswith("/baseline")), None)
         mine = next((r for n, r in rates.items() if "kontor" in n), None)
@@ -93,8 +95,7 @@ def main() -> None:
         parser.error(f"unknown group(s): {', '.join(unknown)}")
     with tempfile.TemporaryDirectory(prefix="kontor-bench-") as tmp:
         folder = Path(tmp)
-        if any(g.split("-")[0] in ("csv", "fixedwidth", "xml") for g in groups):
-            cases.prepare_files(folder, args.rows)
+        cases.prepare_files(folder, args.rows, {g.split("-")[0] for g in groups})
         for group in groups:
             _run_group(group, folder, args.rows, args.repeat, args.postgres)
 

@@ -73,4 +73,9 @@ systems:
       kunden: {entity: customer, direction: inbound, resource: kunden.csv,
                key: [KundenNr], mapping: mappings/crm.yaml}
 """, encoding="utf-8")
+    from policies import keys  # the store seals restricted fields: it needs a master key
+
+    keyring = folder / ".kontor" / "keyring.json"
+    if not keyring.exists():
+        keys.create(keyring)
     return config

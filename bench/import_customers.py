@@ -53,11 +53,11 @@ def run_kontor(folder: Path) -> dict[str, float]:
 
     hub = open_hub(folder / "kontor.yaml")
     start = time.perf_counter()
-    result = run_sync(hub.deployment, hub.engine)
+    outcome = run_sync(hub.deployment, hub.engine)
     elapsed = time.perf_counter() - start
-    created = result.streams[0].created
-    if result.status != "success":
-        raise SystemExit(f"benchmark run failed: {result.status}")
+    created = outcome.streams[0].created
+    if outcome.status != "success":
+        raise SystemExit(f"benchmark run failed: {outcome.status}")
     return result(created, elapsed)
 
 

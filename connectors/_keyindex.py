@@ -2,56 +2,57 @@
 
 An upsert must know whether a key is already in the file. Finding out means reading the
 whole file, once per batch: quadratic for a large outbound run. After each write the
-connector remembers the keys the file holds (in a Bloom filter: about 1.2 bytes a key,
-never a false "absent") together with the file's identity (inode, size, mtime). When the
-file is still exactly as it left it and no key of the next batch may be in it, the batch
-is appended to a byte copy of the file instead (still atomically: temp file + rename).
-Anything else (another writer touched the file, a key may exist, a new column) takes the
-full rewrite, which rebuilds the memory.
+connector remembers the keys the file holds, as a sorted array of 64-bit key hashes
+(8 bytes a key; a hash collision can only send a batch the safe, full way), together
+with the file's identity (inode, size, mtime). When the file is still exactly as it left
+it and no key of the next batch is in it, the batch is appended to a byte copy of the
+file instead (still atomically: temp file + rename). Anything else (another writer
+touched the file, a key exists, a new column) takes the full rewrite, which rebuilds
+the memory.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Four probes per key at ten bits per key: about 1.2% false "may hold" at capacity.
-_BITS_PER_KEY = 10
+_FLUSH = 1 << 16  # hashes collected before they are merged into the sorted array
 
 
-class KeyFilter:
-    """A Bloom filter over key tuples, sized for ``capacity`` keys (process-local hashes)."""
+class KeySet:
+    """Hashes of key tuples (process-local ``hash()``), sorted for vectorised lookups."""
 
-    def __init__(self, capacity: int):
-        self.capacity = max(capacity, 1 << 20)  # 1.25 MiB at least: rebuilds stay rare
-        self._size = self.capacity * _BITS_PER_KEY
-        self._bits = bytearray(math.ceil(self._size / 8))
-        self.count = 0
+    def __init__(self) -> None:
+        import numpy as np  # only writers need it: reading stays light
 
-    def _probes(self, key: tuple[str, ...]) -> tuple[int, int, int, int]:
-        h = hash(key)
-        first, step, size = h & 0xFFFF_FFFF, ((h >> 32) & 0xFFFF_FFFF) | 1, self._size
-        return (first % size, (first + step) % size, (first + 2 * step) % size,
-                (first + 3 * step) % size)
+        self._np = np
+        self._sorted = np.empty(0, dtype=np.int64)
+        self._pending: list[int] = []
 
     def add(self, key: tuple[str, ...]) -> None:
-        bits = self._bits
-        for p in self._probes(key):
-            bits[p >> 3] |= 1 << (p & 7)
-        self.count += 1
+        self._pending.append(hash(key))
+        if len(self._pending) >= _FLUSH:
+            self._flush()
 
-    def may_hold(self, key: tuple[str, ...]) -> bool:
-        bits = self._bits
-        return all(bits[p >> 3] & (1 << (p & 7)) for p in self._probes(key))
+    def _flush(self) -> None:
+        np = self._np
+        if self._pending:
+            new = np.fromiter(self._pending, dtype=np.int64, count=len(self._pending))
+            self._sorted = np.sort(np.concatenate((self._sorted, new)))
+            self._pending.clear()
 
-    @property
-    def full(self) -> bool:
-        """Past its planned size the filter answers "may hold" too often to help."""
-        return self.count > self.capacity
+    def holds_any(self, keys: Iterable[tuple[str, ...]]) -> bool:
+        """True when any of ``keys`` is (or, on a hash collision, seems) held."""
+        self._flush()
+        np = self._np
+        wanted = np.fromiter((hash(k) for k in keys), dtype=np.int64)
+        if not len(self._sorted) or not len(wanted):
+            return False
+        at = np.minimum(np.searchsorted(self._sorted, wanted), len(self._sorted) - 1)
+        return bool((self._sorted[at] == wanted).any())
 
 
 def identity(path: Path) -> tuple[int, int, int] | None:
@@ -67,16 +68,16 @@ def identity(path: Path) -> tuple[int, int, int] | None:
 class FileMemory:
     """What a connector remembers about a file it wrote: its keys and how it ends."""
 
-    keys: KeyFilter
+    keys: KeySet = field(default_factory=KeySet)
     file: tuple[int, int, int] | None = None
     #: Format details the append needs (CSV: header columns, line ending).
     layout: dict[str, Any] = field(default_factory=dict)
 
     def can_append(self, path: Path, batch: Iterable[tuple[str, ...]]) -> bool:
         """True when ``path`` is as we left it and holds none of the ``batch`` keys."""
-        if self.keys.full or self.file is None or identity(path) != self.file:
+        if self.file is None or identity(path) != self.file:
             return False
-        return not any(self.keys.may_hold(k) for k in batch)
+        return not self.keys.holds_any(batch)
 
     def wrote(self, path: Path) -> None:
         self.file = identity(path)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from connectors._atomic import append_atomically, atomic_replace
-from connectors._keyindex import FileMemory, KeyFilter
+from connectors._keyindex import FileMemory
 from connectors._text import RAW_BYTES, Lines, line_ending
 from connectors.csv_rows import Row, dialect, iter_rows, read_header
 from connectors.csv_settings import CsvSettings
@@ -61,8 +61,7 @@ class CsvRewrite:
             return memory
         if memory is not None and not self.deletes and self._appendable(path, memory):
             return self._append(path, memory)
-        capacity = (path.stat().st_size // 16 if exists else 0) + 4 * len(self.upserts)
-        self.memory = FileMemory(KeyFilter(capacity))
+        self.memory = FileMemory()
         encoder = codecs.getincrementalencoder(self.settings.encoding)(errors=RAW_BYTES)
         with atomic_replace(path) as out:
             def emit(text: str) -> None:
@@ -80,7 +79,7 @@ class CsvRewrite:
     # -- the quick way: only new keys, nothing else changed -------------------------------
 
     def _appendable(self, path: Path, memory: FileMemory) -> bool:
-        columns = memory.layout.get("columns", [])
+        columns = set(memory.layout.get("columns", ()))
         return all(c in columns for row in self.upserts.values() for c in row) \
             and memory.can_append(path, self.upserts)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from connectors._atomic import append_atomically, atomic_replace
-from connectors._keyindex import FileMemory, KeyFilter
+from connectors._keyindex import FileMemory
 from connectors._text import RAW_BYTES, Lines, line_ending
 from connectors.fixedwidth_layout import FixedWidthSettings, cut, layout_line
 
@@ -53,8 +53,7 @@ class FixedWidthRewrite:
         return memory
 
     def _rewrite(self, path: Path, exists: bool) -> FileMemory:
-        size = path.stat().st_size if exists else 0
-        memory = FileMemory(KeyFilter(size // 16 + 4 * len(self.upserts)))
+        memory = FileMemory()
         encoder = codecs.getincrementalencoder(self.settings.encoding)(errors=RAW_BYTES)
         with atomic_replace(path) as out:
             def emit(text: str) -> None:

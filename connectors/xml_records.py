@@ -1,8 +1,9 @@
 """Streaming records out of XML with lxml, hardened against XML bombs.
 
-Why lxml: measured here (``bench/connectors_bench.py --only xml-parsers``) its iterparse
-with Kontor's flattening reads about 1.4x as many records/s as the stdlib parser behind
-defusedxml, and 2x xmltodict. Hardening: entities are never resolved, no DTD is loaded,
+Why lxml: measured here (``bench/connectors_bench.py --only xml-parsers``, 300,000
+records, median of 3 interleaved runs) the whole connector on lxml iterparse read 47,800
+records/s, the bare stdlib parser behind defusedxml with the same flattening 38,200, and
+xmltodict's streaming mode 25,200. Hardening: entities are never resolved, no DTD is loaded,
 nothing is fetched from the network, and a document that declares entities is refused
 outright, so neither an XML bomb nor an external entity is ever expanded.
 

@@ -32,6 +32,8 @@ class _CompiledField:
     out_transform: plugins.Transform | None
     reverse_values: Mapping[Any, str] | None
     postal: bool  # checked against the record's country after every field is mapped
+    column: str  # the one column read ("" when several or none)
+    plain: bool  # one column, no codes, transform, default or required check
 
 
 def _converters(type_name: str, fm: FieldMap, region: str | None
@@ -88,6 +90,7 @@ class CompiledMapping:
                                           exprs.get("updated_at"), fns)
                             if spec.updated_at else None)
         self._computed = {c: exprs[f"computed.{c}"] for c in spec.computed}
+        self._postal = [f for f in self._fields if f.postal]
         self._reads: dict[str, set[str]] = {}
         for name, fm in [*spec.fields.items(), ("updated_at", spec.updated_at)]:
             if fm is None:
@@ -102,10 +105,12 @@ class CompiledMapping:
         parse, render = _converters(type_name, fm, self.region)
         reverse = {v: k for k, v in fm.values.items()} if fm.values else None
         read, label = _reader(fm, expression)
-        return _CompiledField(name, fm, label, read, parse, render,
-                              fns.get(f"{name}.transform"),
+        transform = fns.get(f"{name}.transform")
+        plain = (fm.column is not None and fm.split is None and fm.values is None
+                 and transform is None and not fm.required)
+        return _CompiledField(name, fm, label, read, parse, render, transform,
                               fns.get(f"{name}.outbound_transform"), reverse,
-                              "postal_code" in fm.normalise)
+                              "postal_code" in fm.normalise, fm.column or "", plain)
 
     @property
     def canonical_fields(self) -> list[str]:
@@ -144,9 +149,18 @@ class CompiledMapping:
 
     def inbound(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], dt.datetime | None]:
         """System record -> (canonical values, business update time). Raises MappingError."""
-        out = {f.name: self._value(f, record) for f in self._fields}
+        out: dict[str, Any] = {}
         for f in self._fields:
-            if f.postal and out[f.name] is not None:
+            if f.plain:  # the common case inline: one column, parsed (the hot loop)
+                try:
+                    value = f.parse(record.get(f.column))
+                except MappingError as exc:
+                    raise MappingError(f"{exc.reason} in {f.label}", field=f.name) from None
+                out[f.name] = f.fm.default if value is None else value
+            else:
+                out[f.name] = self._value(f, record)
+        for f in self._postal:
+            if out[f.name] is not None:
                 country = out.get("country") or self.region
                 try:
                     out[f.name] = normalise.postal_code_for(out[f.name], country)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 import hub
 from hub.api import (
     audit,
+    metrics,
     operations,
     outbox,
     policy,
@@ -45,7 +46,8 @@ def create_app(opened: Hub) -> FastAPI:
     app.include_router(record_writes.build_router(opened.deployment))
     app.include_router(operations.router)
     app.include_router(policy.router)
-    for router in (review.router, outbox.router, audit.router, reports.router):
+    for router in (review.router, outbox.router, audit.router, reports.router,
+                   metrics.router):
         app.include_router(router)
     for router in (discovery.router, users.router, users_write.router,
                    login.router, pages.router, record_pages.router, review_page.router):

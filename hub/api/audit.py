@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from hub.api.deps import HubDep, aware
 from hub.api.security import AuditReader
-from hub.audit import query
+from hub.audit import query, signing, verify
 from hub.auth.tables import RestrictedReadLog
 from hub.records import jsonable
 from hub.store import bulk
@@ -56,3 +56,10 @@ def search(hub: HubDep, caller: AuditReader, system: Text = None, category: Text
                      since=aware(since), until=aware(until), limit=limit)
     with hub.engine.connect() as conn:
         return [jsonable(e) for e in query.search(conn, q)]
+
+
+@router.get("/verify", summary="Check the trail's hash chain and signed checkpoints")
+def verify_trail(hub: HubDep, caller: AuditReader) -> dict[str, Any]:
+    report = verify.verify(hub.engine, signing.public_keys(hub.deployment.keyring()))
+    return {"ok": report.ok, "entries": report.entries, "checkpoints": report.checkpoints,
+            "problem": report.problem, "seq": report.seq, "notes": report.notes}

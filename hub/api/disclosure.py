@@ -75,7 +75,7 @@ class Disclosure:
         if ids:
             access_log.record_restricted_read(
                 self.hub.engine, caller=self.caller, channel=self.channel, entity=entity,
-                golden_ids=ids, fields=fields)
+                golden_ids=ids, fields=fields, keyring=self.hub.sealer.envelope.keyring)
 
     def records(self, entity: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Golden rows as the caller may see them, with provenance of released fields only

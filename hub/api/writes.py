@@ -10,12 +10,14 @@ statement, not an absence.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete
 from sqlalchemy import update as sql_update
+from sqlalchemy.exc import OperationalError
 
 from hub.api.problems import Conflict, NotFound, PreconditionFailed
 from hub.auth.tokens import Caller
@@ -26,6 +28,9 @@ from hub.store import bulk, goldens
 from hub.store.sealing import Sealer
 from hub.store.tables import RecordHistory, Xref
 from hub.sync.inbound import history_row, merge_into, new_golden
+
+T = TypeVar("T")
+_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,31 @@ def _sealed(sealer: Sealer, conn: Connection, entity: str, row: dict[str, Any],
     return row, history
 
 
+def _retrying(write: Callable[[], T]) -> T:
+    """Run a read-then-write transaction, again if SQLite refused its upgrade to a writer.
+
+    A deferred SQLite transaction that read before another connection wrote cannot start
+    writing ("database is locked", without waiting): repeating it reads the new state, so
+    the version check then answers 412 where it should.
+    """
+    for attempt in range(_ATTEMPTS):
+        try:
+            return write()
+        except OperationalError as exc:
+            if "database is locked" not in str(exc.orig) or attempt == _ATTEMPTS - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def create(hub: Hub, entity: str, values: dict[str, Any], source: WriteSource, *,
            unique: Collection[str] = ()) -> dict[str, Any]:
     """A new golden record from ``values``; 409 when a unique field is taken."""
+    return _retrying(lambda: _create(hub, entity, values, source, unique))
+
+
+def _create(hub: Hub, entity: str, values: dict[str, Any], source: WriteSource,
+            unique: Collection[str]) -> dict[str, Any]:
     builtin, custom = _split(hub.deployment, entity)
     now, observed = _now()
     with hub.engine.begin() as conn:
@@ -101,6 +128,13 @@ def update(hub: Hub, entity: str, golden_id: str, *, expected_version: int | Non
            values: dict[str, Any], clear: Collection[str], source: WriteSource,
            unique: Collection[str] = ()) -> dict[str, Any]:
     """Merge ``values`` into a golden record and clear ``clear``; 412 on a stale version."""
+    return _retrying(lambda: _update(hub, entity, golden_id, expected_version, values, clear,
+                                     source, unique))
+
+
+def _update(hub: Hub, entity: str, golden_id: str, expected_version: int | None,
+            values: dict[str, Any], clear: Collection[str], source: WriteSource,
+            unique: Collection[str]) -> dict[str, Any]:
     builtin, custom = _split(hub.deployment, entity)
     table = bulk.table_of(MODELS[entity])
     now, observed = _now()
@@ -147,6 +181,11 @@ def remove(hub: Hub, entity: str, golden_id: str, *, expected_version: int | Non
 
     Targets that already received the record keep it: outbound deletes are not sent yet.
     """
+    _retrying(lambda: _remove(hub, entity, golden_id, expected_version, source))
+
+
+def _remove(hub: Hub, entity: str, golden_id: str, expected_version: int | None,
+            source: WriteSource) -> None:
     table = bulk.table_of(MODELS[entity])
     now, _ = _now()
     with hub.engine.begin() as conn:

@@ -6,6 +6,7 @@ tail, and a chain rewritten without the signing key (it no longer matches a chec
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,4 +104,11 @@ def verify(engine: Engine, keys: Mapping[str, Ed25519PublicKey],
                                      f"records entry {head.seq}, the trail ends at {last}")
     if not checkpoints:
         report.notes.append("no signed checkpoint yet: run `kontor audit checkpoint`")
+    else:
+        latest = max(c["at"] for c in checkpoints)
+        latest = latest if latest.tzinfo else latest.replace(tzinfo=dt.UTC)
+        age = dt.datetime.now(dt.UTC) - latest
+        if age > dt.timedelta(hours=25):  # `kontor serve` signs one every hour
+            report.notes.append(f"the newest checkpoint is {age.days} day(s) "
+                                f"{age.seconds // 3600} h old: a gap in the trail's signing")
     return report

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import getpass
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from hub.audit.record import AuditLog
 from hub.auth import tokens
 from hub.auth.roles import Role
 from hub.cli.output import console, fail, print_json
@@ -16,6 +18,14 @@ from hub.errors import HubError
 app = typer.Typer(help="API tokens: create (shown once), list with last use, revoke.",
                   no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _audit(hub: Hub, what: str, token_id: int, detail: dict[str, Any]) -> None:
+    """Token changes are changes of who may see what: into the trail (never the token)."""
+    log = AuditLog(hub.sealer.envelope.keyring, f"cli:{getpass.getuser()}")
+    with hub.engine.begin() as conn:
+        log.add("change.token", what, detail={"token_id": token_id, **detail})
+        log.flush(conn)
 
 
 def _open(ctx: typer.Context) -> Hub:
@@ -41,6 +51,8 @@ def create(
         fail(exc, code=2)
     hub = _open(ctx)
     created = tokens.create(hub.engine, role=role, expires_in=lifetime, name=name or role.value)
+    _audit(hub, "created", created.id, {"role": role.value, "name": name or role.value,
+                                        "expires_at": created.expires_at.isoformat()})
     hub.close()
     if as_json:
         print_json({"id": created.id, "role": role.value, "token": created.token,
@@ -80,6 +92,7 @@ def revoke(ctx: typer.Context,
     hub = _open(ctx)
     try:
         tokens.revoke(hub.engine, token_id)
+        _audit(hub, "revoked", token_id, {})
     except HubError as exc:
         fail(exc)
     finally:

@@ -16,6 +16,7 @@ Every store look-up is one set-based query per chunk of the batch, never per rec
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections import defaultdict
 from collections.abc import Mapping
@@ -30,7 +31,7 @@ from hub.matching.settings import EntityMatching
 from hub.records import Incoming
 from hub.store import matching_store as ms
 
-PROFILE_CACHE = 200_000  # golden profiles kept across batches (~0.5 KiB each)
+PROFILE_CACHE = 50_000  # golden profiles kept across batches (~0.7 KiB each: ~35 MiB)
 
 
 class _Groups:
@@ -145,6 +146,7 @@ class Matcher:
                  if self._profiles.get(g, (None,))[0] != r["version"]]
         if len(self._profiles) + len(stale) > PROFILE_CACHE:
             self._profiles.clear()
+            stale = list(versions)
         rows = ms.fetch_columns(conn, self.entity, stale, ["version", *prof.FIELDS])
         for g, r in rows.items():
             self._profiles[g] = (r["version"], prof.profile(self.entity, r))
@@ -155,20 +157,23 @@ class Matcher:
                 below: int | None = None) -> list[Any]:
         """Candidates sharing a key, the rarest shared keys first (an IDF-like weight).
 
-        ``below``: in-batch candidates, only those earlier in the batch (each pair once).
+        ``below``: in-batch candidates (ascending positions), only those earlier in the
+        batch, so each pair is scored once. Ties keep the order they were found in.
         """
-        weight: dict[Any, float] = defaultdict(float)
+        weight: dict[Any, float] = {}
+        cap = self.fuzzy.max_block
         for d in digests:
-            holders = owners.get(d, ())
-            if 0 < len(holders) <= self.fuzzy.max_block:
-                share = 1.0 / len(holders)
-                for h in holders:
-                    if below is None or h < below:
-                        weight[h] += share
+            holders = owners.get(d)
+            if not holders or len(holders) > cap:
+                continue
+            share = 1.0 / len(holders)
+            if below is not None:
+                holders = holders[:bisect.bisect_left(holders, below)]
+            for h in holders:
+                weight[h] = weight.get(h, 0.0) + share
         if len(weight) <= self.fuzzy.max_candidates:
             return list(weight)
-        return heapq.nsmallest(self.fuzzy.max_candidates, weight,
-                               key=lambda h: (-weight[h], str(h)))
+        return heapq.nlargest(self.fuzzy.max_candidates, weight, key=weight.__getitem__)
 
     def _by_score(self, conn: Connection, items: list[Incoming], groups: _Groups) -> None:
         profiles = [prof.profile(self.entity, i.values) for i in items]

@@ -65,6 +65,10 @@ class Profile:
     emails: tuple[str, ...]
 
     @property
+    def email(self) -> str:
+        return self.emails[0] if self.emails else ""
+
+    @property
     def email_local(self) -> str:
         return self.emails[0].split("@", 1)[0] if self.emails else ""
 

@@ -15,6 +15,8 @@ bench/matching_bench.py), and the levels are numpy selections, not per-pair Pyth
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import attrgetter, eq, itemgetter
+from typing import Any
 
 import numpy as np
 from rapidfuzz.distance import JaroWinkler
@@ -53,8 +55,21 @@ def _bits(levels: np.ndarray, name: str) -> np.ndarray:
     return np.array([b for _, b in LEVELS[name]])[levels]
 
 
+# Column helpers: map() with C-level callables, no per-pair Python frames.
 def _col(ps: Sequence[Profile], attr: str) -> list[str]:
-    return [getattr(p, attr) for p in ps]
+    return list(map(attrgetter(attr), ps))
+
+
+def _filled(xs: list[str]) -> np.ndarray:
+    return np.fromiter(map(bool, xs), dtype=bool, count=len(xs))
+
+
+def _same(xs: list[Any], ys: list[Any]) -> np.ndarray:
+    return np.fromiter(map(eq, xs, ys), dtype=bool, count=len(xs))
+
+
+def _cut(xs: list[str], part: slice) -> list[str]:
+    return list(map(itemgetter(part), xs))
 
 
 def _names(a: Sequence[Profile], b: Sequence[Profile], first_a: str, last_a: str
@@ -66,15 +81,17 @@ def _names(a: Sequence[Profile], b: Sequence[Profile], first_a: str, last_a: str
     ka = _col(a, "first_key") if first_a == "first" else fa
     kb = _col(b, "first_key")
     s_last = _jw(la, lb)
-    s_first = np.maximum(_jw(fa, fb), _jw(ka, kb))
-    has_last = np.array([bool(x and y) for x, y in zip(la, lb)])
-    has_first = np.array([bool(x and y) for x, y in zip(fa, fb)])
-    last = _pick([np.array([x == y for x, y in zip(la, lb)]), s_last >= 0.94,
-                  s_last >= 0.88, s_last >= 0.8], "last")
-    initial = np.array([(len(x) == 1 and y.startswith(x)) or (len(y) == 1 and x.startswith(y))
-                        for x, y in zip(fa, fb)])
-    first = _pick([np.array([x == y or k == m for x, y, k, m in zip(fa, fb, ka, kb)]),
-                   initial, s_first >= 0.94, s_first >= 0.8], "first")
+    s_plain, s_key = _jw(fa, fb), _jw(ka, kb)
+    s_first = np.maximum(s_plain, s_key)
+    has_last = _filled(la) & _filled(lb)
+    has_first = _filled(fa) & _filled(fb)
+    last = _pick([_same(la, lb), s_last >= 0.94, s_last >= 0.88, s_last >= 0.8], "last")
+    one = slice(0, 1)
+    initial = _same(_cut(fa, one), _cut(fb, one)) & (
+        (np.fromiter(map(len, fa), dtype=np.int32, count=len(fa)) == 1)
+        | (np.fromiter(map(len, fb), dtype=np.int32, count=len(fb)) == 1))
+    first = _pick([_same(fa, fb) | _same(ka, kb), initial, s_first >= 0.94, s_first >= 0.8],
+                  "first")
     bits = np.where(has_last, _bits(last, "last"), 0.0) + \
         np.where(has_first, _bits(first, "first"), 0.0)
     return bits, last, first, has_last, has_first
@@ -93,16 +110,16 @@ def _dob(a: Sequence[Profile], b: Sequence[Profile]) -> tuple[np.ndarray, np.nda
 
 def _address(a: Sequence[Profile], b: Sequence[Profile]) -> tuple[np.ndarray, np.ndarray]:
     pa, pb, ca, cb = _col(a, "postal"), _col(b, "postal"), _col(a, "city"), _col(b, "city")
-    both_postal = np.array([bool(x and y) for x, y in zip(pa, pb)])
-    both_city = np.array([bool(x and y) for x, y in zip(ca, cb)])
-    same_postal = both_postal & np.array([x == y for x, y in zip(pa, pb)])
-    same_city = both_city & np.array([x == y for x, y in zip(ca, cb)])
+    both_postal = _filled(pa) & _filled(pb)
+    both_city = _filled(ca) & _filled(cb)
+    same_postal = both_postal & _same(pa, pb)
+    same_city = both_city & _same(ca, cb)
     same_place = same_postal | (~both_postal & same_city)
     sa, sb = _col(a, "street"), _col(b, "street")
-    has_street = np.array([bool(x and y) for x, y in zip(sa, sb)])
+    has_street = _filled(sa) & _filled(sb)
     close_street = has_street & (_jw(sa, sb) >= 0.9)
-    same_number = np.array([x.number == y.number for x, y in zip(a, b)])
-    exact_street = np.array([x == y for x, y in zip(sa, sb)]) & has_street
+    same_number = _same(_col(a, "number"), _col(b, "number"))
+    exact_street = _same(sa, sb) & has_street
     level = _pick([same_place & exact_street & same_number, same_place & close_street &
                    same_number, same_place & close_street, same_postal, same_city], "address")
     return both_postal | both_city, level
@@ -110,17 +127,20 @@ def _address(a: Sequence[Profile], b: Sequence[Profile]) -> tuple[np.ndarray, np
 
 def _phone(a: Sequence[Profile], b: Sequence[Profile]) -> tuple[np.ndarray, np.ndarray]:
     xa, xb = _col(a, "phone"), _col(b, "phone")
-    has = np.array([bool(x and y) for x, y in zip(xa, xb)])
-    return has, _pick([np.array([x[-9:] == y[-9:] for x, y in zip(xa, xb)]),
-                       np.array([x[-7:] == y[-7:] for x, y in zip(xa, xb)])], "phone")
+    has = _filled(xa) & _filled(xb)
+    nine, seven = slice(-9, None), slice(-7, None)
+    return has, _pick([_same(_cut(xa, nine), _cut(xb, nine)),
+                       _same(_cut(xa, seven), _cut(xb, seven))], "phone")
 
 
 def _email(a: Sequence[Profile], b: Sequence[Profile]) -> tuple[np.ndarray, np.ndarray]:
-    has = np.array([bool(x.emails and y.emails) for x, y in zip(a, b)])
-    exact = np.array([bool(set(x.emails) & set(y.emails)) for x, y in zip(a, b)])
+    # up to two addresses per record (work and private); a missing one never matches
+    a0, a1 = _col(a, "email"), [p.emails[1] if len(p.emails) > 1 else "\x00a" for p in a]
+    b0, b1 = _col(b, "email"), [p.emails[1] if len(p.emails) > 1 else "\x00b" for p in b]
+    has = _filled(a0) & _filled(b0)
+    exact = _same(a0, b0) | _same(a0, b1) | _same(a1, b0) | _same(a1, b1)
     la, lb = _col(a, "email_local"), _col(b, "email_local")
-    return has, _pick([exact, np.array([bool(x) and x == y for x, y in zip(la, lb)]),
-                       _jw(la, lb) >= 0.92], "email")
+    return has, _pick([exact, _same(la, lb) & _filled(la), _jw(la, lb) >= 0.92], "email")
 
 
 def score_pairs(a: Sequence[Profile], b: Sequence[Profile],

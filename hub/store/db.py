@@ -38,16 +38,21 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
-    # SQLAlchemy, not the driver, starts transactions (see _sqlite_begin): only then do
-    # SAVEPOINTs work, which `kontor plan` relies on to roll a whole sync back.
-    dbapi_conn.isolation_level = None
+
+
+def _sqlite_driverless(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_conn.isolation_level = None  # SQLAlchemy, not the driver, begins transactions
 
 
 def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
     conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, savepoints: bool = False) -> Engine:
+    """An engine for the master store. ``savepoints``: on SQLite, let SQLAlchemy begin
+    every transaction, so SAVEPOINTs nest properly (what `kontor plan` needs to roll a
+    whole sync back). Not the default: a read would then hold its snapshot until the
+    transaction ends, and a later write in it could fail against a concurrent writer."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -57,7 +62,9 @@ def make_engine(url: str) -> Engine:
                                hide_parameters=True, json_serializer=to_json,
                                json_deserializer=orjson.loads)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        if savepoints:
+            event.listen(engine, "connect", _sqlite_driverless)
+            event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise StoreError(f"unsupported master-store database {safe_url(url)}: "

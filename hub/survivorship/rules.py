@@ -75,8 +75,17 @@ class Survivorship:
               ) -> tuple[dict[str, Any], dict[str, Any], bool]:
         """Merge ``incoming`` into ``current``; return (values, provenance, changed)."""
         values = {f: current.get(f) for f in self.fields}
-        prov = dict(provenance)
         changed = False
+        if not provenance and not overrides:  # a new record: every value wins (fast path)
+            stamp = {**source, "at": observed_at}
+            fresh: dict[str, Any] = {}
+            for name, value in incoming.items():
+                if value is not None and name in values:
+                    changed = changed or values[name] != value
+                    values[name] = value
+                    fresh[name] = stamp
+            return values, fresh, changed
+        prov = dict(provenance)
         overrides = overrides or {}
         for name, value in overrides.items():
             if name in values and values[name] != value:

@@ -38,7 +38,8 @@ def key_digest(deployment: Deployment) -> ms.KeyDigest:
     """The digest for match keys, keyed by the deployment's first master key.
 
     The first key, not the active one: rotating keys must not make every stored match key
-    unfindable. (Retiring that key needs ``kontor steward reindex``.)
+    unfindable. Retiring that first key would need the match_key table rebuilt from the
+    golden records (``refresh_match_keys`` over all of them; no command for it yet).
     """
     keyring = deployment.keyring()
     first = next(iter(keyring.keys))
@@ -56,6 +57,30 @@ def fetch_overrides(conn: Connection, entity: str, ids: list[str],
             found.setdefault(r.golden_id, {})[r.field] = typed(
                 (types or {}).get(r.field, "str"), r.value)
     return found
+
+
+def survivorship(deployment: Deployment, entity: str) -> Survivorship:
+    """The entity's configured survivorship rules (for writes outside a sync, e.g. the API:
+    pass them and ``fetch_overrides(...)`` to ``merge_into``)."""
+    specs = deployment.fields[entity]
+    return Survivorship(mm.survivorship_for(deployment.config, entity), list(specs))
+
+
+def refresh_match_keys(conn: Connection, deployment: Deployment, entity: str,
+                       rows: Mapping[str, Mapping[str, Any]],
+                       before: Mapping[str, Mapping[str, Any]]) -> None:
+    """Keep the match keys of golden records written outside a sync (e.g. by the API) in
+    step with their values, so rules and fuzzy matching find them. ``rows``: id -> the
+    values now; ``before``: id -> the values before (absent for new records)."""
+    matcher = Matcher(entity, mm.matching_for(deployment.config, entity),
+                      mm.rules_for(deployment.config, entity), key_digest(deployment))
+    added, removed = [], []
+    for gid, row in rows.items():
+        new, old = matcher.keys_of(row), matcher.keys_of(before[gid]) if gid in before else set()
+        added += [(k, gid) for k in new - old]
+        removed += [(k, gid) for k in old - new]
+    ms.remove_keys(conn, entity, removed)
+    ms.add_keys(conn, entity, added)
 
 
 class MatchMerge:

@@ -23,6 +23,7 @@ from connectors.base import Connector, Record, StreamSpec, WriteResult
 from hub.config import Deployment, Stream
 from hub.records import jsonable, to_json
 from hub.store import bulk, goldens
+from hub.store.db import make_engine
 from hub.store.tables import Delivery
 from hub.sync import lease
 
@@ -151,13 +152,15 @@ def make_plan(deployment: Deployment, engine: Engine, systems: Sequence[str] | N
     outbound = deployment.streams("outbound", list(systems) if systems else None)
     planner = Planner(deployment, engine)
     names = [f"sync:{s.system}" for s in inbound + outbound] if hold_leases else []
-    with lease.held(engine, names), engine.connect() as conn:
+    nesting = make_engine(engine.url.render_as_string(hide_password=False), savepoints=True)
+    with lease.held(engine, names), nesting.connect() as conn:
         outer = conn.begin()
         try:
             result = _run(deployment, cast(Engine, _OneConnection(conn)), inbound, outbound,
                           RunObserver(), "plan", "plan", wrap=planner.wrap)
         finally:
             outer.rollback()  # nothing of the plan stays in the store
+    nesting.dispose()
     summary = {f"{s.system}.{s.stream}": {k: getattr(s, k) for k in
                                           ("read", "created", "updated", "unchanged", "failed")}
                for s in result.streams if s.direction == "inbound"}

@@ -53,13 +53,16 @@ class Harness(abc.ABC):
     capabilities: ClassVar[frozenset[Capability] | None] = None
     key_field: ClassVar[str] = "id"
     text_fields: ClassVar[tuple[str, str]] = ("name", "note")
+    #: The format keeps a null apart from an empty string (CSV cannot).
     null_distinct: ClassVar[bool] = True
+    #: Values may hold line breaks (fixed-width cannot).
     multiline: ClassVar[bool] = True
+    #: The peer refuses some records: ``rejected_record`` gives one.
     can_reject: ClassVar[bool] = False
     #: None: the same as ``Capability.INCREMENTAL``; True for content-hash cursors.
     detects_unchanged: ClassVar[bool | None] = None
-    #: Do ``settings()`` and ``bad_settings()`` carry secrets (SecretStr fields)? None:
-    #: whenever the settings model has such fields.
+    #: Does ``bad_settings()`` set a secret (a SecretStr field)? The kit swaps in a canary
+    #: and checks it is never shown. None: whenever the settings model has such fields.
     uses_secrets: ClassVar[bool | None] = None
     #: Length of the "very long value" the kit writes and reads.
     long_value: ClassVar[int] = 100_000

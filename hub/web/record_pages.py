@@ -112,10 +112,11 @@ def trace_events(conn: Connection, hub: Hub, entity: str, golden_id: str
     for r in conn.execute(select(x).where(x.c.entity == entity, x.c.golden_id == golden_id)):
         events.append({"at": r.updated_at, "kind": "linked", "where": r.system,
                        "detail": f"seen from run {r.first_run} to run {r.last_run}"})
-    for r in restricted_reads(conn, entity, golden_id):
-        events.append({"at": r["at"], "kind": "restricted read",
-                       "where": f"{r['channel']} by {r['role']} (token {r['token_id']})",
-                       "detail": ", ".join(r["fields"])})
+    for read in restricted_reads(conn, entity, golden_id):
+        events.append({"at": read["at"], "kind": "restricted read",
+                       "where": f"{read['channel']} by {read['role']} "
+                                f"(token {read['token_id']})",
+                       "detail": ", ".join(read["fields"])})
     for e in audit_query.trace(conn, entity, golden_id):
         actions = Counter(str(f.get("action")) for f in e["fields"])
         events.append({"at": e["at"], "kind": f"audit: {e['kind']}",

@@ -109,6 +109,14 @@ def test_reads_of_restricted_fields_are_logged_without_values(served: Served) ->
     assert listed["purpose"] == "essential.legal_obligation"
     stored = _stored(served, "employee", "E-1002")
     assert str(stored["iban"]) not in json.dumps(rows, default=str)
+    # and each read is in the audit trail's hash chain, one entry per record
+    trail = served.client.get("/api/v1/audit/trace", params={"entity": "employee",
+                                                             "id": "E-1002"},
+                              headers=served.auth(Role.AUDITOR)).json()["entries"]
+    reads = [e for e in trail if e["kind"] == "read.restricted"]
+    assert reads and reads[0]["destination"] == "api:reader"
+    assert reads[0]["detail"]["fields"] == ["iban"]
+    assert str(stored["iban"]) not in json.dumps(trail)
 
 
 def test_provenance_xrefs_and_history(served: Served) -> None:

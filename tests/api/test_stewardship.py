@@ -102,6 +102,8 @@ def test_audit_trace_search_and_reports_carry_no_values(tmp_path: Path) -> None:
     assert {f["field"]: f["action"] for f in out["fields"]}["iban"] == "allow"
     assert [(r["role"], r["fields"]) for r in body["restricted_reads"]] == [
         ("reader", ["iban"])]
+    verified = served.client.get("/api/v1/audit/verify", headers=served.auth(Role.AUDITOR))
+    assert verified.json()["ok"] is True and verified.json()["entries"] > 0
     search = served.client.get("/api/v1/audit/search", params={
         "system": "payroll", "category": "user.financial.bank_account", "limit": 5},
         headers=served.auth(Role.AUDITOR)).json()

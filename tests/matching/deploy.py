@@ -50,7 +50,7 @@ def allow_policy(destination: str) -> str:
 
 def write_deployment(folder: Path, systems: str, config: str = "",
                      mappings: dict[str, str] | None = None,
-                     policy: str | None = None) -> Path:
+                     policy: str | None = None, batch_size: int = 500) -> Path:
     """kontor.yaml (database from KONTOR_DATABASE_URL), mappings, policy and a keyring."""
     (folder / "data").mkdir(parents=True, exist_ok=True)
     if policy is not None:
@@ -60,7 +60,8 @@ def write_deployment(folder: Path, systems: str, config: str = "",
     for name, text in (mappings or {}).items():
         (folder / "mappings" / f"{name}.yaml").write_text(text, encoding="utf-8")
     path = folder / "kontor.yaml"
-    path.write_text(f"database: kontor.db\nbatch_size: 500\n{config}\nsystems:\n{systems}",
+    path.write_text(f"database: kontor.db\nbatch_size: {batch_size}\n{config}\n"
+                    f"systems:\n{systems}",
                     encoding="utf-8")
     if not (folder / ".kontor" / "keyring.json").exists():
         keys.create(folder / ".kontor" / "keyring.json")

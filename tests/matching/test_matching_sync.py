@@ -183,3 +183,48 @@ def test_matching_queries_are_per_batch_not_per_record(folder: Path) -> None:
     many = _statements(hub, 480, other)  # one batch of 500 either way
     hub.close()
     assert many <= few + 10, (few, many)
+
+
+def test_records_written_outside_a_sync_get_match_keys(folder: Path) -> None:
+    """E.g. the API creates a customer: a later sync must find it by its email."""
+    import datetime as dt
+
+    from hub.store import goldens
+    from hub.sync.inbound import history_row, merge_into, new_golden
+    from hub.sync.match_merge import refresh_match_keys
+    write_rows(folder, "crm", [])
+    write_rows(folder, "shop", [person("s1", "Anna", "Schmidt", email="anna@example.org")])
+    hub = _open(folder)
+    now = dt.datetime.now(dt.UTC)
+    builtin = [f for f, s in hub.deployment.fields["customer"].items() if not s.custom]
+    row, _ = merge_into(new_golden("C-900", now, builtin),
+                        {"first_name": "Anna", "last_name": "Schmidt",
+                         "email": "anna@example.org"}, observed_at=now.isoformat(),
+                        source={"system": "api", "key": "tester"}, builtin=builtin, custom=[])
+    row.update(version=1, updated_at=now)
+    with hub.engine.begin() as conn:
+        goldens.write(conn, hub.sealer, "customer", inserts=[row], updates=[], history=[
+            history_row("customer", row, builtin, system="api", run_id=None, now=now)])
+        refresh_match_keys(conn, hub.deployment, "customer", {"C-900": row}, {})
+    result = run_sync(hub.deployment, hub.engine, systems=["shop"])
+    assert result.streams[0].situations["unlinked"] == 1
+    assert _xrefs(hub)[("shop", "s1")] == "C-900"
+    hub.close()
+
+
+def test_candidate_profile_cache_overflow_between_batches(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidates cached by one batch and still wanted by the next, with a tiny cache."""
+    monkeypatch.setattr("hub.matching.matcher.PROFILE_CACHE", 1)
+    write_deployment(folder, system("crm") + system("shop"), "", {"crm": PERSON,
+                                                                  "shop": PERSON},
+                     batch_size=1)
+    write_rows(folder, "crm", [person("1", "Anna", "Schmidt", **ANNA),
+                               person("2", "Paul", "Weber", **{**ANNA, "email": "p@x.org"})])
+    write_rows(folder, "shop", [person(f"s{i}", "Schmidt", "Anna", **{**ANNA, "email": ""})
+                                for i in range(3)])
+    hub = open_hub(folder / "kontor.yaml")
+    result = run_sync(hub.deployment, hub.engine)
+    assert result.status == "success"
+    assert result.streams[1].situations["unlinked"] == 3
+    hub.close()

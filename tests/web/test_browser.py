@@ -98,7 +98,7 @@ def test_dashboard_in_a_real_browser(served: Served, tmp_path: Path) -> None:
         _shoot(page, "quarantine", shots)
         page.click("text=Review queue")
         pair = page.locator("section.pair").first
-        assert "score" in pair.inner_text("h2")
+        assert "score" in pair.locator("h2").inner_text()
         assert page.locator("table.compare tr.differs").count() >= 1  # the emails differ
         _shoot(page, "review", shots)
         pair.locator("button[value=merge]").click()

@@ -1,0 +1,1 @@
+"""Data-quality reports: completeness, invalid values, duplicates, conflicts."""

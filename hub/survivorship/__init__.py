@@ -1,0 +1,1 @@
+"""Survivorship: which source value a golden record keeps; merges, unmerges, overrides."""
