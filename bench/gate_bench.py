@@ -64,10 +64,8 @@ def prepare(folder: Path, rows: int) -> Path:
     from bench.datagen import write_deployment
     from hub.context import open_hub
     from hub.sync.runner import run_sync
-    from policies import keys
 
-    config = write_deployment(folder, rows)
-    keys.create(folder / ".kontor" / "keyring.json")
+    config = write_deployment(folder, rows)  # with its keyring
     (folder / "mappings" / "export.yaml").write_text(EXPORT_MAPPING, encoding="utf-8")
     (folder / "out").mkdir()
     (folder / "policies").mkdir()

@@ -14,9 +14,7 @@ from sqlalchemy import select
 
 from hub.audit import export, query, signing, verify
 from hub.audit.tables import AuditCheckpoint
-from hub.cli.output import console, err_console, fail, print_json
-from hub.context import Hub, open_hub
-from hub.errors import HubError
+from hub.cli.output import console, err_console, fail, open_hub_or_fail, print_json
 from hub.store import bulk
 
 app = typer.Typer(help="The audit trail: verify, checkpoints, trace, search, export.",
@@ -25,12 +23,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 COLUMNS = ("seq", "at", "kind", "actor", "source", "destination", "entity", "golden_id",
            "source_key", "purpose", "outcome", "policy_version", "value_hash", "fields")
 
-
-def _open(ctx: typer.Context) -> Hub:
-    try:
-        return open_hub(ctx.parent.obj["config"] if ctx.parent else None)
-    except HubError as exc:
-        fail(exc)
 
 
 @app.command("verify")
@@ -43,7 +35,7 @@ def verify_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Check every entry and checkpoint; exit 1 naming the first entry that is wrong."""
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     keys = signing.load_public_keys(public_key) if public_key else \
         signing.public_keys(hub.deployment.keyring())
     external = signing.load_checkpoints(checkpoints) if checkpoints else None
@@ -65,7 +57,7 @@ def verify_cmd(
 @app.command("checkpoint")
 def checkpoint_cmd(ctx: typer.Context) -> None:
     """Sign the trail's current tip now (also when nothing happened: gaps then show)."""
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     with hub.engine.begin() as conn:
         row = signing.checkpoint(conn, hub.deployment.keyring())
     hub.close()
@@ -81,7 +73,7 @@ def export_checkpoints_cmd(
         help="Also write the public keys here, for offline verification.")] = None,
 ) -> None:
     """Copy the signed checkpoints (and public keys) somewhere the database is not."""
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     t = bulk.table_of(AuditCheckpoint)
     with hub.engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(select(t).order_by(t.c.id))]
@@ -114,7 +106,7 @@ def trace_cmd(
     if bool(customer) == bool(employee):
         fail("give exactly one of --customer or --employee")
     entity, golden_id = ("customer", customer) if customer else ("employee", employee)
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     with hub.engine.connect() as conn:
         rows = query.trace(conn, entity, str(golden_id))
     hub.close()
@@ -158,7 +150,7 @@ def search_cmd(
     """Find entries by system, category, action, rule and time range."""
     q = query.Search(system, category, action, rule, kind, _parse_time(since),
                      _parse_time(until), limit)
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     with hub.engine.connect() as conn:
         rows = query.search(conn, q)
     hub.close()
@@ -190,7 +182,7 @@ def report_cmd(
     pseudonymisations by rule, destinations of special-category data (HTML with charts)."""
     from hub.audit import reports
 
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     page = reports.compliance_report(hub.engine, hub.deployment, since=_parse_time(since),
                                      until=_parse_time(until))
     hub.close()
@@ -206,7 +198,7 @@ def ropa_cmd(
     """Records of processing (GDPR Art. 30) from the configuration and the trail."""
     from hub.audit import reports
 
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     if out.suffix == ".html":
         out.write_text(reports.ropa_html(hub.engine, hub.deployment), encoding="utf-8")
     else:
@@ -238,7 +230,7 @@ def access_cmd(
     from hub.audit import subject
 
     entity, golden_id = _subject(customer, employee)
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     report = subject.access_report(hub, entity, golden_id)
     if report is None:
         fail(f"{entity} {golden_id} not found")
@@ -271,7 +263,7 @@ def erase_cmd(
     entity, golden_id = _subject(customer, employee)
     if not yes and not typer.confirm(f"Erase {golden_id} for good?"):
         raise typer.Exit(1)
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     result = subject.erase(hub, entity, golden_id, actor="cli")
     hub.close()
     if result is None:

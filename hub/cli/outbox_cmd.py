@@ -8,9 +8,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import delete, update
 
-from hub.cli.output import console, fail, print_json
-from hub.context import Hub, open_hub
-from hub.errors import HubError
+from hub.cli.output import console, open_hub_or_fail, print_json
 from hub.store import bulk
 from hub.store.tables import Outbox
 from hub.sync import outbox
@@ -18,12 +16,6 @@ from hub.sync import outbox
 app = typer.Typer(help="Deliveries waiting in the outbox, and dead letters.",
                   no_args_is_help=True)
 
-
-def _open(ctx: typer.Context) -> Hub:
-    try:
-        return open_hub(ctx.parent.obj["config"] if ctx.parent else None)
-    except HubError as exc:
-        fail(exc)
 
 
 @app.command("list")
@@ -34,7 +26,7 @@ def list_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Records waiting for a target (pending) or given up on (dead), with the last error."""
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     with hub.engine.connect() as conn:
         rows = outbox.listing(conn, "dead" if dead else None, limit)
         depth = outbox.depth(conn)
@@ -71,7 +63,7 @@ def retry_cmd(
     stream: Annotated[str | None, typer.Option(help="Only this stream.")] = None,
 ) -> None:
     """Put dead letters back in line; the next sync tries them again."""
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     t, where = _scope(system, stream)
     with hub.engine.begin() as conn:
         n = conn.execute(update(t).where(*where).values(
@@ -90,7 +82,7 @@ def discard_cmd(
     """Give up on dead letters for good (they come back when their record changes)."""
     if not yes and not typer.confirm("Discard the dead letters?"):
         raise typer.Exit(1)
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     t, where = _scope(system, stream)
     with hub.engine.begin() as conn:
         n = conn.execute(delete(t).where(*where)).rowcount

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from hub.errors import ConfigError, HubError
+
+if TYPE_CHECKING:
+    from hub.context import Hub
 from hub.records import json_default
 
 
@@ -40,3 +43,14 @@ def fail(error: HubError | str, *, code: int = 1) -> NoReturn:
         err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False,
                           soft_wrap=True)
     raise typer.Exit(code)
+
+
+def open_hub_or_fail(ctx: typer.Context, *, migrate: bool = True) -> Hub:
+    """The deployment named by ``--config`` (sub-commands inherit it), opened; a plain
+    error and exit 1 when it cannot be."""
+    from hub.context import open_hub
+
+    try:
+        return open_hub((ctx.obj or {}).get("config"), migrate=migrate)
+    except HubError as exc:
+        fail(exc)

@@ -9,19 +9,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.output import console, fail, print_json
-from hub.context import Hub, open_hub
+from hub.cli.output import console, fail, open_hub_or_fail, print_json
 from hub.errors import HubError
 from hub.sync import lease
 from hub.sync.plan import make_plan
 from hub.sync.runner import run_sync
-
-
-def _open(ctx: typer.Context) -> Hub:
-    try:
-        return open_hub(ctx.obj["config"])
-    except HubError as exc:
-        fail(exc)
 
 
 def plan(
@@ -33,7 +25,7 @@ def plan(
 ) -> None:
     """Show what a sync would change in every target — new records, changed fields old → new
     (restricted values never shown) — without writing anything anywhere."""
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     try:
         result = make_plan(hub.deployment, hub.engine, systems)
     except HubError as exc:
@@ -69,7 +61,7 @@ def apply(
         saved = json.loads(planfile.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         fail(f"cannot read the plan {planfile}: {type(exc).__name__}")
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     systems = saved.get("systems") or None
     names = [f"sync:{s.system}" for s in hub.deployment.streams("inbound", systems) +
              hub.deployment.streams("outbound", systems)]

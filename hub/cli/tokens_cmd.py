@@ -11,8 +11,8 @@ from rich.table import Table
 from hub.audit.record import AuditLog
 from hub.auth import tokens
 from hub.auth.roles import Role
-from hub.cli.output import console, fail, print_json
-from hub.context import Hub, open_hub
+from hub.cli.output import console, fail, open_hub_or_fail, print_json
+from hub.context import Hub
 from hub.errors import HubError
 
 app = typer.Typer(help="API tokens: create (shown once), list with last use, revoke.",
@@ -27,12 +27,6 @@ def _audit(hub: Hub, what: str, token_id: int, detail: dict[str, Any]) -> None:
         log.add("change.token", what, detail={"token_id": token_id, **detail})
         log.flush(conn)
 
-
-def _open(ctx: typer.Context) -> Hub:
-    try:
-        return open_hub(ctx.obj["config"])
-    except HubError as exc:
-        fail(exc)
 
 
 @app.command("create")
@@ -49,7 +43,7 @@ def create(
         lifetime = tokens.parse_duration(expires)
     except HubError as exc:
         fail(exc, code=2)
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     created = tokens.create(hub.engine, role=role, expires_in=lifetime, name=name or role.value)
     _audit(hub, "created", created.id, {"role": role.value, "name": name or role.value,
                                         "expires_at": created.expires_at.isoformat()})
@@ -67,7 +61,7 @@ def create(
 @app.command("list")
 def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Every token with its role, state and last use."""
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     rows = tokens.list_tokens(hub.engine)
     hub.close()
     if as_json:
@@ -89,7 +83,7 @@ def revoke(ctx: typer.Context,
            token_id: Annotated[int, typer.Argument(metavar="ID", help="Token id (see list).")]
            ) -> None:
     """Revoke a token: requests with it are refused from now on."""
-    hub = _open(ctx)
+    hub = open_hub_or_fail(ctx)
     try:
         tokens.revoke(hub.engine, token_id)
         _audit(hub, "revoked", token_id, {})
