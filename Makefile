@@ -15,11 +15,13 @@ $(BIN)/kontor: pyproject.toml
 install: $(BIN)/kontor
 
 # Writes a demo back office, syncs it (its few dirty records are quarantined on purpose,
-# so that sync exits 1), then serves the API on http://127.0.0.1:8000/docs
+# so that sync exits 1), prints an admin token for the API and the dashboard (/ui/), then
+# serves on http://127.0.0.1:8000/docs
 demo: install
 	rm -rf $(DEMO)
 	$(BIN)/kontor demo $(DEMO)
 	-cd $(DEMO) && $(CURDIR)/$(BIN)/kontor sync
+	cd $(DEMO) && $(CURDIR)/$(BIN)/kontor tokens create --role admin --expires 7d --name demo
 	cd $(DEMO) && $(CURDIR)/$(BIN)/kontor serve
 
 test: install
