@@ -139,19 +139,21 @@ class Matcher:
                         first[d] = n
 
     def _golden_profiles(self, conn: Connection, ids: list[str]) -> dict[str, prof.Profile]:
-        """Profiles of the candidate golden records (retired ones left out), cached by
-        version: a record that did not change is not folded again in the next batch."""
-        versions = ms.fetch_columns(conn, self.entity, ids, ["version"])
-        stale = [g for g, r in versions.items()
-                 if self._profiles.get(g, (None,))[0] != r["version"]]
-        if len(self._profiles) + len(stale) > PROFILE_CACHE:
+        """Profiles of the candidate golden records (retired ones left out). One read for
+        all; a record whose version is cached from an earlier batch is not folded again."""
+        rows = ms.fetch_columns(conn, self.entity, ids, ["version", *prof.FIELDS])
+        if len(self._profiles) + len(rows) > PROFILE_CACHE:
             self._profiles.clear()
-            stale = list(versions)
-        rows = ms.fetch_columns(conn, self.entity, stale, ["version", *prof.FIELDS])
+        found: dict[str, prof.Profile] = {}
         for g, r in rows.items():
-            self._profiles[g] = (r["version"], prof.profile(self.entity, r))
-        retired = ms.retired_ids(conn, self.entity, list(versions))
-        return {g: self._profiles[g][1] for g in versions if g not in retired}
+            cached = self._profiles.get(g)
+            if cached is None or cached[0] != r["version"]:
+                cached = (r["version"], prof.profile(self.entity, r))
+                self._profiles[g] = cached
+            found[g] = cached[1]
+        for g in ms.retired_ids(conn, self.entity, list(rows)):
+            found.pop(g, None)
+        return found
 
     def _ranked(self, digests: list[str], owners: Mapping[str, list[Any]],
                 below: int | None = None) -> list[Any]:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from hub.canonical import MODELS
 from hub.store import bulk
@@ -55,10 +55,16 @@ def add_keys(conn: Connection, entity: str, pairs: Iterable[tuple[str, str]]) ->
 
 
 def remove_keys(conn: Connection, entity: str, pairs: Iterable[tuple[str, str]]) -> None:
-    t = bulk.table_of(MatchKey)
-    for part in bulk.chunks(sorted(set(pairs))):
-        conn.execute(delete(t).where(t.c.entity == entity,
-                                     tuple_(t.c.value, t.c.golden_id).in_(part)))
+    """Delete (digest, golden id) pairs: one executemany by primary key.
+
+    Not ``(value, golden_id) IN (...)``: SQLite answers a row-value IN list with a scan of
+    the whole entity, which made a sync's cost grow with the size of the store.
+    """
+    rows = [{"e": entity, "v": v, "g": g} for v, g in sorted(set(pairs))]
+    if rows:
+        t = bulk.table_of(MatchKey)
+        conn.execute(delete(t).where(t.c.entity == bindparam("e"), t.c.value == bindparam("v"),
+                                     t.c.golden_id == bindparam("g")), rows)
 
 
 def remove_all_keys(conn: Connection, entity: str, golden_ids: Sequence[str]) -> None:
@@ -109,12 +115,14 @@ def decided_pairs(conn: Connection, entity: str, pairs: Iterable[tuple[str, str]
                   ) -> dict[tuple[str, str], str]:
     """(a, b) -> status for pairs already in the review table (open or decided)."""
     t = bulk.table_of(ReviewPair)
-    wanted = sorted({ordered(a, b) for a, b in pairs})
+    wanted = {ordered(a, b) for a, b in pairs}
     found: dict[tuple[str, str], str] = {}
-    for part in bulk.chunks(wanted, 400):
+    # by the index prefix (entity, golden_a), then the pairs themselves (see remove_keys)
+    for part in bulk.chunks(sorted({a for a, _ in wanted})):
         for r in conn.execute(select(t.c.golden_a, t.c.golden_b, t.c.status).where(
-                t.c.entity == entity, tuple_(t.c.golden_a, t.c.golden_b).in_(part))):
-            found[(r.golden_a, r.golden_b)] = r.status
+                t.c.entity == entity, t.c.golden_a.in_(part))):
+            if (r.golden_a, r.golden_b) in wanted:
+                found[(r.golden_a, r.golden_b)] = r.status
     return found
 
 
