@@ -17,6 +17,7 @@ from pydantic import field_validator
 
 from connectors import _dropfolder as folder
 from connectors._batches import BatchBuilder, HashingReader, file_hash
+from connectors._keyindex import FileMemory
 from connectors.base import Connector, ConnectorSettings, ReadBatch, StreamSpec
 from hub.errors import FatalConnectorError, RecordProblem
 
@@ -98,6 +99,11 @@ class FileConnector(Connector):
     """Base for connectors whose streams are files in one directory (``settings.directory``)."""
 
     settings: FileSettings
+
+    def __init__(self, settings: ConnectorSettings, *, system: str, base_dir: Path):
+        super().__init__(settings, system=system, base_dir=base_dir)
+        # What each written file holds, so a batch of new keys can just be appended.
+        self._memory: dict[Path, FileMemory | None] = {}
 
     @property
     def directory(self) -> Path:

@@ -153,3 +153,14 @@ def text_lines(source: _Readable, encoding: str) -> Iterator[str]:
             first = False
             line = line.removeprefix("\ufeff")
         yield line
+
+
+def cell_text(value: object) -> str:
+    """A value as text for a flat file: a file cannot tell a null from an empty cell."""
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -15,9 +15,8 @@ from typing import Any, ClassVar
 
 from connectors._batches import HashingReader
 from connectors._files import FileConnector
-from connectors._keyindex import FileMemory
 from connectors._keys import key_text, key_values
-from connectors._text import SUSPECT, Lines, encode_problem, text_lines
+from connectors._text import SUSPECT, Lines, cell_text, encode_problem, text_lines
 from connectors.base import (
     Capability,
     ConnectorSettings,
@@ -33,16 +32,6 @@ from hub.errors import FatalConnectorError, RecordProblem
 __all__ = ["CsvConnector", "CsvSettings"]
 
 
-def _format(value: Any) -> str:
-    if type(value) is str:
-        return value
-    if value is None:
-        return ""  # CSV cannot tell a null from an empty string
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 class CsvConnector(FileConnector):
     """Reads, upserts and deletes rows of CSV files in one directory."""
 
@@ -51,11 +40,6 @@ class CsvConnector(FileConnector):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.READ, Capability.WRITE, Capability.DELETE, Capability.DISCOVER})
     settings: CsvSettings
-
-    def __init__(self, settings: ConnectorSettings, *, system: str, base_dir: Path):
-        super().__init__(settings, system=system, base_dir=base_dir)
-        # What each written file holds, so a batch of new keys can just be appended.
-        self._memory: dict[Path, FileMemory | None] = {}
 
     def _columns(self, rows: Iterator[Any], path: Path) -> list[str]:
         """The file's column names: its header row, or the configured ``columns``."""
@@ -133,7 +117,7 @@ class CsvConnector(FileConnector):
         for index, given in enumerate(keys, start=1):
             try:
                 values = key_values(stream.key, given if isinstance(given, str)
-                                    else [_format(v) for v in given])
+                                    else [cell_text(v) for v in given])
                 if "" in values:
                     raise ValueError("a key value is empty")
             except ValueError as exc:
@@ -156,7 +140,7 @@ class CsvConnector(FileConnector):
             return RecordProblem(reason=reason, system=self.system, stream=stream.resource,
                                  location=where, field=field)
 
-        row = {name: value if type(value) is str else _format(value)
+        row = {name: value if type(value) is str else cell_text(value)
                for name, value in record.items()}
         # One check for the whole record; only a failing one is searched field by field.
         joined = "\x1f".join(itertools.chain(row, row.values()))

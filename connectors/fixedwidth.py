@@ -15,23 +15,21 @@ from typing import Any, ClassVar
 
 from connectors._batches import HashingReader
 from connectors._files import FileConnector
-from connectors._keyindex import FileMemory
 from connectors._keys import key_text, key_values
-from connectors._text import SUSPECT, encode_problem, first_raw_byte, line_ending, text_lines
+from connectors._text import (
+    SUSPECT,
+    cell_text,
+    encode_problem,
+    first_raw_byte,
+    line_ending,
+    text_lines,
+)
 from connectors.base import Capability, ConnectorSettings, Record, StreamSpec, WriteResult
 from connectors.fixedwidth_layout import FixedWidthSettings, Slot, cut
 from connectors.fixedwidth_write import FixedWidthRewrite
 from hub.errors import FatalConnectorError, RecordProblem
 
 Key = tuple[str, ...]
-
-
-def _format(value: Any) -> str:
-    if value is None:
-        return ""  # a fixed-width file cannot tell a null from blanks
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 class FixedWidthConnector(FileConnector):
@@ -42,11 +40,6 @@ class FixedWidthConnector(FileConnector):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.READ, Capability.WRITE, Capability.DELETE, Capability.DISCOVER})
     settings: FixedWidthSettings
-
-    def __init__(self, settings: ConnectorSettings, *, system: str, base_dir: Path):
-        super().__init__(settings, system=system, base_dir=base_dir)
-        # What each written file holds, so a batch of new keys can just be appended.
-        self._memory: dict[Path, FileMemory | None] = {}
 
     def _fields(self, path: Path, resource: str) -> list[dict[str, str]]:
         return [{"name": s.name, "type": "string"} for s in self.settings.slots]
@@ -134,7 +127,7 @@ class FixedWidthConnector(FileConnector):
         for index, given in enumerate(keys, start=1):
             try:
                 wanted.add(key_values(stream.key, given if isinstance(given, str)
-                                      else [_format(v) for v in given]))
+                                      else [cell_text(v) for v in given]))
                 result.written += 1
             except ValueError as exc:
                 result.rejected.append((f"#{index}", RecordProblem(
@@ -155,7 +148,7 @@ class FixedWidthConnector(FileConnector):
                                          location=f"{stream.resource}:batch record {index}")
 
         for name, value in record.items():
-            text = _format(value)
+            text = cell_text(value)
             if len(text) > width[name]:
                 return problem(f"value is {len(text)} characters, the field holds "
                                f"{width[name]}", name)
