@@ -15,8 +15,8 @@ $(BIN)/kontor: pyproject.toml
 install: $(BIN)/kontor
 
 # Writes a demo back office, syncs it (its few dirty records are quarantined on purpose,
-# so that sync exits 1), prints an admin token for the API and the dashboard (/ui/), then
-# serves on http://127.0.0.1:8000/docs
+# so that sync exits 2: records refused), prints an admin token for the API and the
+# dashboard (/ui/), then serves on http://127.0.0.1:8000/docs
 demo: install
 	rm -rf $(DEMO)
 	$(BIN)/kontor demo $(DEMO)

@@ -60,6 +60,8 @@ class BatchBuilder:
             raise ValueError("batch_size must be at least 1")
         self._size = size
         self._current = ReadBatch()
+        #: Why the read ended before the end of the stream, if it did; goes on the last batch.
+        self.incomplete: str | None = None
 
     def _rotate(self) -> ReadBatch | None:
         cur = self._current
@@ -79,6 +81,8 @@ class BatchBuilder:
         return full
 
     def finish(self, cursor: Any) -> ReadBatch:
-        """The last batch, with the cursor; empty only when the whole stream was empty."""
+        """The last batch, with the cursor (and ``incomplete``, if set); empty only when the
+        whole stream was empty or its read ended before the first record."""
         self._current.cursor = cursor
+        self._current.incomplete = self.incomplete
         return self._current

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import os
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,14 @@ from connectors._batches import BatchBuilder, HashingReader, file_hash
 from connectors._keyindex import FileMemory
 from connectors.base import Connector, ConnectorSettings, ReadBatch, StreamSpec
 from hub.errors import FatalConnectorError, RecordProblem
+
+
+@dataclass(frozen=True)
+class EarlyEnd:
+    """Yielded by ``FileConnector._parse`` (last) when it could not read its file to the end:
+    ``reason`` in plain words, naming the file and line, never a value."""
+
+    reason: str
 
 
 def validate_codec(value: str) -> str:
@@ -137,8 +146,9 @@ class FileConnector(Connector):
         raise NotImplementedError
 
     def _parse(self, source: HashingReader, path: Path, resource: str
-               ) -> Iterator[tuple[dict[str, Any], str] | RecordProblem]:
-        """Yield (record, location) per record, or a ``RecordProblem`` for a bad one."""
+               ) -> Iterator[tuple[dict[str, Any], str] | RecordProblem | EarlyEnd]:
+        """Yield (record, location) per record, or a ``RecordProblem`` for a bad one; last,
+        an ``EarlyEnd`` if the file could not be read to its end (or looks cut off)."""
         raise NotImplementedError
 
     def discover(self, stream: StreamSpec | None = None) -> list[dict[str, Any]]:
@@ -173,10 +183,18 @@ class FileConnector(Connector):
 
     def _read_file(self, path: Path, resource: str, batches: BatchBuilder
                    ) -> Generator[ReadBatch, None, str]:
-        """Yield the full batches of one file; return the file's cursor (its hash)."""
+        """Yield the full batches of one file; return the file's cursor (its hash).
+
+        A read that ended early sets ``batches.incomplete``. The cursor still covers the
+        whole file: the same broken file is not read again; a new one is.
+        """
         with open(path, "rb") as fh:
             source = HashingReader(fh)
             for item in self._parse(source, path, resource):
+                if isinstance(item, EarlyEnd):
+                    batches.incomplete = (item.reason if batches.incomplete is None
+                                          else f"{batches.incomplete}; {item.reason}")
+                    continue
                 full = (batches.add_problem(item) if isinstance(item, RecordProblem)
                         else batches.add_record(*item))
                 if full:
@@ -194,12 +212,17 @@ class FileConnector(Connector):
                 [(p.name, file_hash(p)) for p in files]):
             return  # the same files, unchanged, and nothing archives them
         done: list[tuple[str, str]] = []
+        early: list[str] = []  # why the files read so far ended early, if any did
         for number, path in enumerate(files, start=1):
             batches = BatchBuilder(batch_size)
             done.append((path.name, (yield from self._read_file(path, path.name, batches))))
             last = number == len(files)
+            if batches.incomplete:
+                early.append(batches.incomplete)
+            if last and early:  # the read's last batch names every file that ended early
+                batches.incomplete = "; ".join(early)
             final = batches.finish(folder.folder_cursor(done) if last else None)
-            if final.records or final.problems or last:
+            if final.records or final.problems or final.incomplete or last:
                 yield final
             # Resumed: the hub has committed every batch of this file, so it may go.
             if archive is not None:

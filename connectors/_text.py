@@ -136,15 +136,19 @@ class RawReader(io.RawIOBase):
         return len(data)
 
 
-def text_lines(source: _Readable, encoding: str) -> Iterator[str]:
+def text_lines(source: _Readable, encoding: str, tail: list[str] | None = None
+               ) -> Iterator[str]:
     """Decoded lines (endings kept, "\\r\\n" untouched) at C speed, undecodable bytes kept.
 
     For reading only: unlike ``Lines`` it keeps no raw text. A leading byte order mark
     is dropped; a line longer than ``MAX_LINE`` is refused before it fills the memory.
+    Once the lines are exhausted, the last one (if any) is appended to ``tail``, so the
+    caller can tell a file that stops in the middle of a line (``cut_off``).
     """
     text = io.TextIOWrapper(io.BufferedReader(RawReader(source), _CHUNK), encoding=encoding,
                             errors=RAW_BYTES, newline="")
     first = True
+    line = ""
     for line in iter(functools.partial(text.readline, MAX_LINE), ""):
         if len(line) == MAX_LINE and not line.endswith("\n"):
             raise FatalConnectorError(f"a line is longer than {MAX_LINE >> 20} MiB; "
@@ -153,6 +157,20 @@ def text_lines(source: _Readable, encoding: str) -> Iterator[str]:
             first = False
             line = line.removeprefix("\ufeff")
         yield line
+    if tail is not None and line:
+        tail.append(line)
+
+
+def cut_off(tail: list[str]) -> bool:
+    """Does the last line (from ``text_lines(..., tail)``) lack a line break, as the last
+    line of a file cut off in the middle of a line does?"""
+    return bool(tail) and not tail[-1].endswith(("\n", "\r")) and bool(tail[-1].strip())
+
+
+def cut_off_reason(line: int) -> str:
+    """Why a file whose last line has no line break counts as ended early."""
+    return (f"the file ends in the middle of line {line} (no line break after it), as a "
+            "file that was cut off does; end it with a line break if it is complete")
 
 
 def cell_text(value: object) -> str:

@@ -82,11 +82,21 @@ class ReadBatch:
     ``problems`` are the records of this slice that could not even be read (wrong column
     count, undecodable bytes); ``cursor`` is the position after this batch, committed by
     the hub in the same transaction as the batch's data.
+
+    ``incomplete`` is set on the last batch a read yields when that read ended before the
+    end of the stream: a fatal parse error, a file that stops in the middle of a line or
+    element, a dropped connection that is not raised. It says why in plain words, naming
+    the file or resource and the line (never a record value). Such a read is no snapshot
+    of the source: the hub infers no deletes from it and does not report the run as a
+    success. (Raising a ``ConnectorError`` instead fails the stream, which infers no
+    deletes either.) Its ``cursor`` is the connector's choice: the file connectors keep
+    the hash of the whole file, so the same broken file is not read again, a new one is.
     """
 
     records: list[SourceRecord] = field(default_factory=list)
     problems: list[RecordProblem] = field(default_factory=list)
     cursor: Any = None
+    incomplete: str | None = None
 
 
 @dataclass
@@ -130,6 +140,8 @@ class Connector(abc.ABC):
         Never load a whole source: memory stays bounded by the batch size. With ``since``
         (a cursor from an earlier batch), return only records changed after it. A bad
         record becomes a ``RecordProblem`` in its batch; the rest of the stream goes on.
+        A read that cannot go on to the end of the stream says so in its last batch's
+        ``incomplete``.
         """
 
     def discover(self, stream: StreamSpec | None = None) -> list[dict[str, Any]]:

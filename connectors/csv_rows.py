@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,11 @@ if csv.field_size_limit() < MAX_FIELD:
     csv.field_size_limit(MAX_FIELD)
 
 QUOTING = {"minimal": csv.QUOTE_MINIMAL, "all": csv.QUOTE_ALL, "none": csv.QUOTE_NONE}
+
+#: Fed to the parser after the last line: a quoted field still open at the end of the file
+#: swallows it, otherwise it is a row of its own. (U+FDD0 is a noncharacter: never text.)
+_END = "\ufdd0"
+_UNCLOSED = "a quoted field is never closed (the file ends inside it)"
 
 
 @dataclass
@@ -61,9 +66,33 @@ def iter_rows(lines: Lines, settings: CsvSettings) -> Iterator[Row]:
         yield Row(start, fields, lines.take())
 
 
-def fast_rows(lines: Iterator[str], settings: CsvSettings) -> Iterator[Row]:
-    """Like ``iter_rows`` for reading only: no raw text kept, line numbers from the reader."""
-    reader = csv.reader(lines, **dialect(settings))
+@dataclass
+class Ending:
+    """How a ``fast_rows`` read ended: physical lines read, and why it read less than the
+    whole file, if it did (plain words naming lines, never a value)."""
+
+    lines: int = 0
+    early: list[str] = field(default_factory=list)
+
+
+def _then_end(lines: Iterator[str], done: list[bool]) -> Iterator[str]:
+    yield from lines
+    done.append(True)
+    yield _END + "\n"
+
+
+def fast_rows(lines: Iterator[str], settings: CsvSettings,
+              ending: Ending | None = None) -> Iterator[Row]:
+    """Like ``iter_rows`` for reading only: no raw text kept, line numbers from the reader.
+
+    Two ways a read covers less than the file, both noted in ``ending.early``: a quoted
+    field that is never closed swallows every line after it up to the end of the file
+    (the csv module would hand all of them out as one value of one row; here that row is
+    an error), and one that runs past the field limit swallows the lines up to there.
+    """
+    done: list[bool] = []
+    ending = ending if ending is not None else Ending()
+    reader = csv.reader(_then_end(lines, done), **dialect(settings))
     while True:
         start = reader.line_num + 1
         try:
@@ -71,8 +100,26 @@ def fast_rows(lines: Iterator[str], settings: CsvSettings) -> Iterator[Row]:
         except StopIteration:
             return
         except csv.Error as exc:
+            last = reader.line_num - 1 if done else reader.line_num
+            if last > start:  # a quoted field ran over several lines before it failed
+                ending.early.append(
+                    f"a quoted field opened at line {start} runs on to line {last} and "
+                    f"cannot be read ({exc}); is a quote not closed? Lines {start}-{last} "
+                    "were not read as records")
             yield Row(start, [], "", error=str(exc))
+            if done:
+                ending.lines = last
+                return
             continue
+        if done:  # this row took the end mark: the file has ended
+            ending.lines = reader.line_num - 1
+            if fields == [_END]:  # ... between two rows: the normal end
+                return
+            ending.early.append(f"a quoted field opened at line {start} is never closed (the "
+                                f"file ends inside it), so lines {start}-{ending.lines} "
+                                "could not be read as records")
+            yield Row(start, [], "", error=_UNCLOSED)
+            return
         yield Row(start, fields, "")
 
 

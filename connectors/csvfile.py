@@ -14,9 +14,17 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors._batches import HashingReader
-from connectors._files import FileConnector
+from connectors._files import EarlyEnd, FileConnector
 from connectors._keys import key_text, key_values
-from connectors._text import SUSPECT, Lines, cell_text, encode_problem, text_lines
+from connectors._text import (
+    SUSPECT,
+    Lines,
+    cell_text,
+    cut_off,
+    cut_off_reason,
+    encode_problem,
+    text_lines,
+)
 from connectors.base import (
     Capability,
     ConnectorSettings,
@@ -24,7 +32,14 @@ from connectors.base import (
     StreamSpec,
     WriteResult,
 )
-from connectors.csv_rows import MAX_FIELD, fast_rows, iter_rows, read_header, row_problem
+from connectors.csv_rows import (
+    MAX_FIELD,
+    Ending,
+    fast_rows,
+    iter_rows,
+    read_header,
+    row_problem,
+)
 from connectors.csv_settings import CsvSettings
 from connectors.csv_write import CsvRewrite
 from hub.errors import FatalConnectorError, RecordProblem
@@ -57,9 +72,11 @@ class CsvConnector(FileConnector):
     # -- read ---------------------------------------------------------------------------
 
     def _parse(self, source: HashingReader, path: Path, resource: str
-               ) -> Iterator[tuple[dict[str, Any], str] | RecordProblem]:
+               ) -> Iterator[tuple[dict[str, Any], str] | RecordProblem | EarlyEnd]:
         enc = self.settings.encoding
-        rows = fast_rows(text_lines(source, enc), self.settings)
+        tail: list[str] = []
+        ending = Ending()
+        rows = fast_rows(text_lines(source, enc, tail), self.settings, ending)
         columns = self._columns(rows, path)
         width = len(columns)
         for row in rows:  # empty when there was no header
@@ -74,6 +91,11 @@ class CsvConnector(FileConnector):
             reason, field = row_problem(row, columns, enc) or ("unreadable row", None)
             yield RecordProblem(reason=reason, system=self.system, stream=resource,
                                 location=f"{resource}:{row.line}", field=field)
+        # Read less than the whole file (an unclosed quote), or the file looks cut off:
+        # not a snapshot of the source, whatever was read.
+        early = ending.early or ([cut_off_reason(ending.lines)] if cut_off(tail) else [])
+        if early:
+            yield EarlyEnd(f"{resource}: {'; '.join(early)}")
 
     # -- write and delete ---------------------------------------------------------------
 

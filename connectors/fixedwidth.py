@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors._batches import HashingReader
-from connectors._files import FileConnector
+from connectors._files import EarlyEnd, FileConnector
 from connectors._keys import key_text, key_values
 from connectors._text import (
     SUSPECT,
     cell_text,
+    cut_off,
+    cut_off_reason,
     encode_problem,
     first_raw_byte,
     line_ending,
@@ -67,9 +69,12 @@ class FixedWidthConnector(FileConnector):
         return None
 
     def _parse(self, source: HashingReader, path: Path, resource: str
-               ) -> Iterator[tuple[dict[str, Any], str] | RecordProblem]:
+               ) -> Iterator[tuple[dict[str, Any], str] | RecordProblem | EarlyEnd]:
         slots = self.settings.slots
-        for number, raw in enumerate(text_lines(source, self.settings.encoding), start=1):
+        tail: list[str] = []
+        number = 0
+        for number, raw in enumerate(text_lines(source, self.settings.encoding, tail),
+                                     start=1):
             body = line_ending(raw)[0]
             if number <= self.settings.header_lines or not body.strip():
                 continue
@@ -80,6 +85,8 @@ class FixedWidthConnector(FileConnector):
                                     location=location, field=problem[1])
             else:
                 yield cut(body, slots, self.settings.trim), location
+        if cut_off(tail):  # its last record may be a cut one, and records after it are lost
+            yield EarlyEnd(f"{resource}: {cut_off_reason(number)}")
 
     # -- write and delete ---------------------------------------------------------------
 

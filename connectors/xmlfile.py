@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field, SecretStr, field_validator, model_valida
 
 from connectors import xml_http
 from connectors._batches import BatchBuilder, HashingReader, file_hash
-from connectors._files import FileConnector, FileSettings
+from connectors._files import EarlyEnd, FileConnector, FileSettings
 from connectors.base import Capability, ConnectorSettings, ReadBatch, StreamSpec
 from connectors.xml_records import RecordPath, libxml2_encoding, records
 from hub.errors import RecordProblem
@@ -119,16 +119,17 @@ class XmlConnector(FileConnector):
         return [{"name": k, "type": t} for k, t in fields.items()]
 
     def _parse(self, source: HashingReader, path: Path, resource: str
-               ) -> Iterator[tuple[dict[str, Any], str] | RecordProblem]:
+               ) -> Iterator[tuple[dict[str, Any], str] | RecordProblem | EarlyEnd]:
         number = 0
         for kind, data in self._records(source, path, resource):
             if kind == "record":
                 number += 1
                 yield data, f"{resource}:record {number}"
-            else:
+            else:  # malformed (a cut-off file, too): the parser cannot go on
                 line, reason = data
                 yield RecordProblem(reason=reason, system=self.system, stream=resource,
                                     location=f"{resource}:line {line}")
+                yield EarlyEnd(reason)
 
     # -- over HTTP ----------------------------------------------------------------------
 

@@ -9,18 +9,26 @@ and handed to connectors as ``SecretStr``; a literal secret is refused.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from connectors.base import Connector, ConnectorSettings, StreamSpec
 from hub import canonical, registry, secrets, taxonomy
 from hub.errors import ConfigError, ConfigProblem
-from hub.jobs import JobConfig
 from hub.matching import settings as mm_settings
 from hub.yamlfile import YamlDocument, load_yaml
 from mappings.engine import CompiledMapping, load_mapping
@@ -56,6 +64,21 @@ class StreamConfig(_Strict):
     #: Inbound: every read that returns records returns all of them, so a record missing
     #: from it was deleted at the source. Default: no cursor_field and no wildcard resource.
     full_snapshot: bool | None = None
+    #: Outbound: what the target does with a record it holds once its golden record is
+    #: gone (deleted, merged into another, retired, erased) or no longer meets only_if:
+    #: delete it, deactivate it (write the ``deactivate`` values over it), or keep it.
+    #: Default: delete where the connector can, else keep.
+    on_golden_delete: Literal["delete", "deactivate", "keep"] | None = None
+    #: Outbound, with ``on_golden_delete: deactivate``: target columns and the values
+    #: that mark a record inactive there, e.g. ``{active: "false"}``.
+    deactivate: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _deactivate_values(self) -> StreamConfig:
+        if self.on_golden_delete == "deactivate" and not self.deactivate:
+            raise ValueError("on_golden_delete: deactivate needs `deactivate:` with the target "
+                             "columns and values that mark a record inactive")
+        return self
 
 
 class SystemConfig(_Strict):
@@ -65,6 +88,61 @@ class SystemConfig(_Strict):
     default_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     settings: dict[str, Any] = Field(default_factory=dict)
     streams: dict[str, StreamConfig] = Field(min_length=1)
+
+
+_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class JobConfig(_Strict):
+    """A scheduled sync (``jobs:`` in kontor.yaml); `kontor serve` runs it (hub/jobs.py).
+
+    ```yaml
+    jobs:
+      nightly: {cron: "0 2 * * *"}   # crontab syntax, in the hub's local time zone
+      crm-to-newsletter: {systems: [crm, newsletter], interval: 15m, misfire_grace_time: 600}
+    ```
+    """
+
+    systems: list[str] = Field(default_factory=list)  # empty: every system
+    cron: str | None = None
+    interval: str | None = None
+    misfire_grace_time: int = Field(default=3600, ge=1)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str | None) -> str | None:
+        if value is not None and not _INTERVAL.match(value):
+            raise ValueError("interval must look like 30s, 15m, 2h or 1d")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value)
+            except ValueError as exc:
+                raise ValueError(f"not a crontab expression ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> JobConfig:
+        if (self.cron is None) == (self.interval is None):
+            raise ValueError("a job needs exactly one of cron or interval")
+        return self
+
+    def trigger(self) -> Any:
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        if self.cron:
+            return CronTrigger.from_crontab(self.cron)
+        m = _INTERVAL.match(self.interval or "")
+        assert m is not None
+        return IntervalTrigger(**{_UNITS[m.group(2)]: int(m.group(1))})
 
 
 class KontorConfig(_Strict):
@@ -78,7 +156,7 @@ class KontorConfig(_Strict):
     custom_fields: dict[Literal["customer", "employee"], dict[str, CustomField]] = Field(
         default_factory=dict)
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
-    #: Scheduled syncs that `kontor serve` runs (hub/jobs.py).
+    #: Scheduled syncs that `kontor serve` runs (see JobConfig, hub/jobs.py).
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
     # Match & merge (hub/matching/settings.py): rules, survivorship, delete policy.
     matching: dict[Literal["customer", "employee"], mm_settings.EntityMatching] = Field(

@@ -9,66 +9,20 @@ jobs:
     interval: 15m              # or a fixed interval: 30s, 15m, 2h, 1d
     misfire_grace_time: 600    # a run missed by less than this still happens
 ```
-The job store lives in the master database, so schedules survive restarts; missed runs
-coalesce into one; and the lease of each system keeps two instances from running the same
-job at once.
+The schedule itself is configuration (``hub.config.JobConfig``, validated with the rest of
+kontor.yaml); this module runs it. The job store lives in the master database, so schedules
+survive restarts; missed runs coalesce into one; and the lease of each system keeps two
+instances from running the same job at once.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from hub.config import JobConfig
 
 log = logging.getLogger(__name__)
-_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-class JobConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    systems: list[str] = Field(default_factory=list)  # empty: every system
-    cron: str | None = None
-    interval: str | None = None
-    misfire_grace_time: int = Field(default=3600, ge=1)
-
-    @field_validator("interval")
-    @classmethod
-    def _interval(cls, value: str | None) -> str | None:
-        if value is not None and not _INTERVAL.match(value):
-            raise ValueError("interval must look like 30s, 15m, 2h or 1d")
-        return value
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        if value is not None:
-            from apscheduler.triggers.cron import CronTrigger
-
-            try:
-                CronTrigger.from_crontab(value)
-            except ValueError as exc:
-                raise ValueError(f"not a crontab expression ({exc})") from None
-        return value
-
-    @model_validator(mode="after")
-    def _one_schedule(self) -> JobConfig:
-        if (self.cron is None) == (self.interval is None):
-            raise ValueError("a job needs exactly one of cron or interval")
-        return self
-
-    def trigger(self) -> Any:
-        from apscheduler.triggers.cron import CronTrigger
-        from apscheduler.triggers.interval import IntervalTrigger
-
-        if self.cron:
-            return CronTrigger.from_crontab(self.cron)
-        m = _INTERVAL.match(self.interval or "")
-        assert m is not None
-        return IntervalTrigger(**{_UNITS[m.group(2)]: int(m.group(1))})
 
 
 def run_job(config_file: str, name: str) -> None:
@@ -90,7 +44,14 @@ def run_job(config_file: str, name: str) -> None:
     try:
         result = run_sync(hub.deployment, hub.engine, systems=job.systems or None,
                           trigger=f"scheduler:{name}", actor=f"scheduler:{name}")
-        log.info("job %s: run %s %s", name, result.run_id, result.status)
+        # The same status and exit code `kontor sync` gives: a job whose deliveries wait is
+        # "pending" (a warning), never a success.
+        level = {"success": logging.INFO, "failed": logging.ERROR}.get(result.status,
+                                                                       logging.WARNING)
+        waiting = (f"; {result.pending} records wait for delivery, {result.dead} dead "
+                   "letters" if result.pending or result.dead else "")
+        log.log(level, "job %s: run %s %s (exit code %s%s)", name, result.run_id,
+                result.status, result.exit_code, waiting)
     except Busy as exc:
         log.info("job %s skipped: %s", name, exc)
     finally:

@@ -25,12 +25,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
 def test_sync_reports_exactly_the_dirty_records_then_converges(demo) -> None:  # type: ignore[no-untyped-def]
     config = str(demo.config)
     first = runner.invoke(app, ["--config", config, "sync", "--json"])
-    assert first.exit_code == 1, first.output  # dirty records failed: never "success"
+    assert first.exit_code == 2, first.output  # dirty records refused: never "success"
     report = json.loads(first.stdout)
     failed = {f"{s['system']}.{s['stream']}": s["failed"] for s in report["streams"]
               if s["failed"]}
     assert failed == demo.failures
-    assert report["status"] == "partial"
+    assert (report["status"], report["exit_code"], report["pending"]) == ("partial", 2, 0)
     locations = {q["location"] for q in report["quarantined"]}
     crm_lines = {int(re.search(r"line (\d+)", d).group(1)) for d in demo.dirty  # type: ignore[union-attr]
                  if d.startswith("crm")}

@@ -9,29 +9,15 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
 from hub.api.deps import HubDep, aware
 from hub.api.security import AuditReader
+from hub.api.services import restricted_reads
 from hub.audit import query, signing, verify
-from hub.auth.tables import RestrictedReadLog
 from hub.records import jsonable
-from hub.store import bulk
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 Text = Annotated[str | None, Query(max_length=200)]
-# How many recent restricted-read rows a trace searches for one record.
-READ_LOG_WINDOW = 5000
-
-
-def restricted_reads(conn: Any, entity: str, golden_id: str) -> list[dict[str, Any]]:
-    """API, SCIM and dashboard responses that showed this record's restricted fields."""
-    log = bulk.table_of(RestrictedReadLog)
-    rows = conn.execute(select(log).where(log.c.entity == entity)
-                        .order_by(log.c.id.desc()).limit(READ_LOG_WINDOW))
-    return [{"at": r.at, "role": r.role, "token_id": r.token_id, "channel": r.channel,
-             "fields": r.fields, "purpose": r.purpose}
-            for r in rows if golden_id in (r.golden_ids or [])][::-1]
 
 
 @router.get("/trace", summary="Everything the trail holds about one person")

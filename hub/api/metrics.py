@@ -1,6 +1,11 @@
 """Prometheus metrics: runs by status, records by outcome, durations, outbox depth, and the
-last successful run per job — read from the master store at scrape time, so every hub
-instance reports the same numbers."""
+last run's status and last successful run per job — read from the master store at scrape
+time, so every hub instance reports the same numbers.
+
+Run statuses are the ones `kontor sync` reports (hub/sync/runner.py): ``success``,
+``pending`` (deliveries wait in the outbox), ``partial``, ``failed``, plus ``running`` and
+``interrupted``. A pending run is not a success: it never moves
+``kontor_last_success_timestamp_seconds``."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from hub.store.tables import Outbox, Quarantine, SyncRun
 
 router = APIRouter()
 OUTCOMES = ("read", "created", "updated", "unchanged", "skipped", "failed")
+STATUSES = ("success", "pending", "partial", "failed", "interrupted", "running")
 
 
 class StoreCollector:
@@ -33,15 +39,19 @@ class StoreCollector:
                                      "per trigger", labels=["trigger"])
         success = GaugeMetricFamily("kontor_last_success_timestamp_seconds", "When each "
                                     "trigger (job) last succeeded", labels=["trigger"])
+        last_status = GaugeMetricFamily("kontor_last_run_status", "The status of each "
+                                        "trigger's (job's) last finished run (1)",
+                                        labels=["trigger", "status"])
         depth = GaugeMetricFamily("kontor_outbox_depth", "Records waiting per target",
                                   labels=["target", "status"])
         quarantined = GaugeMetricFamily("kontor_quarantine_open", "Open quarantine entries",
                                         labels=["system"])
         totals: dict[tuple[str, str], int] = {}
         with self.engine.connect() as conn:
-            for status, n in conn.execute(select(runs.c.status, func.count())
-                                          .group_by(runs.c.status)):
-                by_status.add_metric([status], n)
+            seen: dict[str, int] = {status: n for status, n in conn.execute(
+                select(runs.c.status, func.count()).group_by(runs.c.status))}
+            for status in (*STATUSES, *sorted(set(seen) - set(STATUSES))):
+                by_status.add_metric([status], seen.get(status, 0))
             last: dict[str, Any] = {}
             for r in conn.execute(select(runs).order_by(runs.c.id)):
                 for stream, counts in (r.counts or {}).items():
@@ -51,9 +61,10 @@ class StoreCollector:
                 if r.finished_at is not None:
                     last.setdefault(r.trigger, {})["seconds"] = \
                         (r.finished_at - r.started_at).total_seconds()
+                    last[r.trigger]["status"] = r.status
                     if r.status == "success":
                         last[r.trigger]["success"] = r.finished_at.timestamp()
-            for (system, stream, status), n in conn.execute(
+            for system, stream, status, n in conn.execute(
                     select(o.c.system, o.c.stream, o.c.status, func.count())
                     .group_by(o.c.system, o.c.stream, o.c.status)).all():
                 depth.add_metric([f"{system}.{stream}", status], n)
@@ -64,9 +75,10 @@ class StoreCollector:
             records.add_metric([stream, outcome], n)
         for trigger, facts in sorted(last.items()):
             duration.add_metric([trigger], facts["seconds"])
+            last_status.add_metric([trigger, facts["status"]], 1)
             if "success" in facts:
                 success.add_metric([trigger], facts["success"])
-        yield from (by_status, records, duration, success, depth, quarantined)
+        yield from (by_status, records, duration, last_status, success, depth, quarantined)
 
 
 @router.get("/metrics", tags=["operations"],

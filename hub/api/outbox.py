@@ -10,9 +10,8 @@ from sqlalchemy import update
 from hub.api.deps import HubDep
 from hub.api.security import OperationsReader, OutboxManager
 from hub.records import jsonable
-from hub.store import bulk
+from hub.store import bulk, outbox
 from hub.store.tables import Outbox
-from hub.sync import outbox
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 Name = Annotated[str | None, Query(max_length=100)]

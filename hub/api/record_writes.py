@@ -10,7 +10,7 @@ changes.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from hub.api import payloads, writes
 from hub.api.deps import disclosure, etag, json_response
@@ -119,4 +119,18 @@ def _register(router: APIRouter, deployment: Deployment, entity: str) -> None:
                             source=_source(caller))
         return _respond(view, entity, row)
 
-    _ = (create, replace, patch)
+    @router.delete(f"/{plural}/{{golden_id}}", tags=[plural], status_code=204,
+                   summary=f"Delete a golden {entity}",
+                   description="The record and its cross-references go, its restricted "
+                               "values are crypto-shredded, and every target that received "
+                               "it deletes, deactivates or keeps it (its `on_golden_delete`).",
+                   responses={412: {"description": "Stale If-Match"},
+                              428: {"description": "If-Match missing"}})
+    def remove(golden_id: IdPath, request: Request, caller: RecordsWriter,
+               if_match: IfMatch = None) -> Response:
+        version = parse_if_match(if_match, required=True)
+        writes.remove(request.app.state.hub, entity, golden_id, expected_version=version,
+                      source=_source(caller))
+        return Response(status_code=204)
+
+    _ = (create, replace, patch, remove)

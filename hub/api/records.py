@@ -14,6 +14,7 @@ from hub.api.deps import ConnDep, HubDep, aware, disclosure, etag, json_response
 from hub.api.disclosure import Disclosure
 from hub.api.problems import Forbidden, NotFound
 from hub.api.security import RecordsReader
+from hub.api.services import EMAIL_FIELD, NAME_FIELDS
 from hub.api.writes import load
 from hub.canonical import MODELS
 from hub.records import jsonable
@@ -22,10 +23,6 @@ from hub.store.tables import Xref
 
 router = APIRouter(prefix="/api/v1")
 IdPath = Annotated[str, Path(max_length=32, description="Golden record id, e.g. C-1001")]
-# Which canonical fields the list filters look at, per entity.
-EMAIL_FIELD = {"customer": "email", "employee": "work_email"}
-NAME_FIELDS = {"customer": ("first_name", "last_name", "organisation_name"),
-               "employee": ("first_name", "last_name")}
 
 
 def _filterable(view: Disclosure, entity: str, fields: tuple[str, ...], param: str) -> None:

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query
 
 from hub.api.deps import HubDep, aware
 from hub.api.security import ReportsReader
-from hub.audit.reports import field_facts, records_of_processing
+from hub.api.services import transfers
+from hub.audit.reports import records_of_processing
 from hub.quality.report import quality
 from hub.records import jsonable
 
@@ -23,15 +24,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     # NaN (pandas' missing) is not JSON: None instead.
     return [jsonable({k: (None if isinstance(v, float) and pd.isna(v) else v)
                       for k, v in row.items()}) for row in frame.to_dict("records")]
-
-
-def transfers(hub: Any, since: dt.datetime | None = None, until: dt.datetime | None = None
-              ) -> pd.DataFrame:
-    """Field values moved, per direction, system, category and action."""
-    facts = field_facts(hub.engine, since, until)
-    if facts.empty:
-        return pd.DataFrame(columns=["kind", "system", "category", "action", "n"])
-    return facts.groupby(["kind", "system", "category", "action"], as_index=False)["n"].sum()
 
 
 @router.get("/quality", summary="Completeness, invalid values and conflicts per system")

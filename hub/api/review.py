@@ -10,15 +10,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from hub.api.deps import HubDep
-from hub.api.problems import Conflict, NotFound
 from hub.api.security import Reviewer
-from hub.auth.tokens import Caller
+from hub.api.services import decide
 from hub.records import jsonable
-from hub.store import bulk
-from hub.store.matching_tables import ReviewPair
 from hub.survivorship import review
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
@@ -27,23 +23,6 @@ PairPath = Annotated[int, Path(ge=1, le=2**53)]
 
 class Decision(BaseModel):
     decision: Literal["merge", "keep_apart"]
-
-
-def actor(caller: Caller) -> str:
-    """How a decision by this caller is signed in the merge log and the pair."""
-    return f"{caller.name} (token {caller.token_id})"
-
-
-def decide(hub: Any, pair_id: int, decision: str, caller: Caller) -> dict[str, Any]:
-    """Apply a decision to an open pair; 404 for an unknown pair, 409 for a decided one."""
-    t = bulk.table_of(ReviewPair)
-    with hub.engine.connect() as conn:
-        status = conn.execute(select(t.c.status).where(t.c.id == pair_id)).scalar()
-    if status is None:
-        raise NotFound(f"review pair {pair_id}")
-    if status != "open":
-        raise Conflict(f"review pair {pair_id} is {status} already")
-    return review.decide(hub, pair_id, decision, actor=actor(caller))
 
 
 @router.get("/review", summary="Pairs waiting for a steward (or decided ones)")

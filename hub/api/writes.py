@@ -1,8 +1,10 @@
 """Writes through the API and SCIM: one more source, merged by the sync's own rules.
 
-A write is observed *now*, merges field by field with ``hub.sync.inbound.merge_into``
-(latest business time wins), bumps the version when a value changed, and leaves a history
-row, exactly as a synced record would. Its provenance names the channel and the token.
+A write is observed *now*, merges field by field with ``hub.golden.rows.merge_into``
+(latest business time wins), bumps the version when a value changed, and goes through the
+single write path (``hub.golden.writer``) exactly as a synced record does: history, match
+keys, an outbox entry for every subscribed target, and an audit entry, in one transaction.
+Its provenance names the channel and the token.
 Unlike a system's record, a write may also clear fields: a caller saying "no value" is a
 statement, not an absence.
 """
@@ -16,18 +18,18 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete
-from sqlalchemy import update as sql_update
 from sqlalchemy.exc import OperationalError
 
 from hub.api.problems import Conflict, NotFound, PreconditionFailed
+from hub.audit.record import AuditLog
 from hub.auth.tokens import Caller
-from hub.canonical import MODELS, business_key
-from hub.config import Deployment
+from hub.canonical import business_key
 from hub.context import Hub
+from hub.golden.rows import history_row, merge_into, new_golden, split_fields
+from hub.golden.writer import GoldenWriter, fetch_overrides, survivorship
 from hub.store import bulk, goldens
 from hub.store.sealing import Sealer
-from hub.store.tables import RecordHistory, Xref
-from hub.sync.inbound import history_row, merge_into, new_golden
+from hub.store.tables import Xref
 
 T = TypeVar("T")
 _ATTEMPTS = 8
@@ -43,16 +45,19 @@ class WriteSource:
     def provenance(self) -> dict[str, Any]:
         return {"system": self.system, "key": f"token:{self.caller.token_id}", "run": None}
 
+    def event(self) -> dict[str, Any]:
+        """The audit entry of a write: received from this channel, into the hub."""
+        return {"kind": "transfer.in", "outcome": "received", "source": self.system,
+                "destination": "hub", "source_key": f"token:{self.caller.token_id}"}
+
+    def writer(self, hub: Hub, entity: str) -> GoldenWriter:
+        log = AuditLog(hub.sealer.keyring, f"{self.system}:token {self.caller.token_id}")
+        return GoldenWriter(hub.deployment, hub.sealer, entity, audit=log)
+
 
 def _now() -> tuple[dt.datetime, str]:
     now = dt.datetime.now(dt.UTC)
     return now, now.replace(tzinfo=None).isoformat(timespec="seconds")
-
-
-def _split(deployment: Deployment, entity: str) -> tuple[list[str], list[str]]:
-    specs = deployment.fields[entity]
-    return ([n for n, s in specs.items() if not s.custom],
-            [n for n, s in specs.items() if s.custom])
 
 
 def _check_unique(conn: Connection, entity: str, values: dict[str, Any],
@@ -72,16 +77,6 @@ def load(conn: Connection, sealer: Sealer, entity: str, golden_id: str) -> dict[
     if row is None:
         raise NotFound(f"{entity} {golden_id}")
     return row
-
-
-def _sealed(sealer: Sealer, conn: Connection, entity: str, row: dict[str, Any],
-            history: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Copies of a golden row and its history row with restricted values sealed."""
-    row = {**row, "custom": dict(row["custom"])}
-    history = {**history, "data": {**history["data"], "custom": dict(history["data"]["custom"])}}
-    sealer.seal_goldens(conn, entity, [row])
-    sealer.seal_history(conn, entity, [history])
-    return row, history
 
 
 def _retrying(write: Callable[[], T]) -> T:
@@ -109,19 +104,27 @@ def create(hub: Hub, entity: str, values: dict[str, Any], source: WriteSource, *
 
 def _create(hub: Hub, entity: str, values: dict[str, Any], source: WriteSource,
             unique: Collection[str]) -> dict[str, Any]:
-    builtin, custom = _split(hub.deployment, entity)
+    writer = source.writer(hub, entity)
     now, observed = _now()
     with hub.engine.begin() as conn:
+        writer.lock(conn)
         _check_unique(conn, entity, values, unique, None)
         golden_id = bulk.claim_ids(conn, entity, 1)[0]
-        row, _ = merge_into(new_golden(golden_id, now, builtin), values, observed_at=observed,
-                            source=source.provenance(), builtin=builtin, custom=custom)
+        row, _ = merge_into(new_golden(golden_id, now, writer.builtin), values,
+                            observed_at=observed, source=source.provenance(),
+                            builtin=writer.builtin, custom=writer.custom,
+                            rules=survivorship(hub.deployment, entity))
         row.update(version=1, updated_at=now)
-        sealed, history = _sealed(hub.sealer, conn, entity, row, history_row(
-            entity, row, builtin, system=source.system, run_id=None, now=now))
-        bulk.insert_rows(conn, bulk.table_of(MODELS[entity]), [sealed])
-        bulk.insert_rows(conn, bulk.table_of(RecordHistory), [history])
+        history = history_row(entity, row, writer.builtin, system=source.system, run_id=None,
+                              now=now)
+        writer.save(conn, inserts=[_copy(row)], history=[history], before={},
+                    event=source.event())
     return row
+
+
+def _copy(row: dict[str, Any]) -> dict[str, Any]:
+    """A row the writer may seal in place, while the caller keeps the values in clear."""
+    return {**row, "custom": dict(row["custom"])}
 
 
 def update(hub: Hub, entity: str, golden_id: str, *, expected_version: int | None,
@@ -135,10 +138,11 @@ def update(hub: Hub, entity: str, golden_id: str, *, expected_version: int | Non
 def _update(hub: Hub, entity: str, golden_id: str, expected_version: int | None,
             values: dict[str, Any], clear: Collection[str], source: WriteSource,
             unique: Collection[str]) -> dict[str, Any]:
-    builtin, custom = _split(hub.deployment, entity)
-    table = bulk.table_of(MODELS[entity])
+    writer = source.writer(hub, entity)
+    builtin, custom = split_fields(hub.deployment.fields[entity])
     now, observed = _now()
     with hub.engine.begin() as conn:
+        writer.lock(conn)  # before the read: no other writer commits in between
         row = load(conn, hub.sealer, entity, golden_id)
         if expected_version is not None and row["version"] != expected_version:
             raise PreconditionFailed(f"{entity} {golden_id} is at another version")
@@ -146,8 +150,11 @@ def _update(hub: Hub, entity: str, golden_id: str, expected_version: int | None,
         held = {**{f: row.get(f) for f in builtin}, **(row["custom"] or {})}
         # Only what differs: restating a value must not claim its provenance.
         given = {k: v for k, v in values.items() if v is not None and held.get(k) != v}
-        merged, changed = merge_into(row, given, observed_at=observed,
-                                     source=source.provenance(), builtin=builtin, custom=custom)
+        types = {n: s.type for n, s in hub.deployment.fields[entity].items()}
+        merged, changed = merge_into(
+            row, given, observed_at=observed, source=source.provenance(), builtin=builtin,
+            custom=custom, rules=survivorship(hub.deployment, entity),
+            overrides=fetch_overrides(conn, entity, [golden_id], types).get(golden_id))
         for name in clear:
             held = merged[name] if name in builtin else merged["custom"].get(name)
             if held is None:
@@ -162,40 +169,34 @@ def _update(hub: Hub, entity: str, golden_id: str, expected_version: int | None,
         if not changed:
             return row
         merged.update(version=row["version"] + 1, updated_at=now)
-        sealed, history = _sealed(hub.sealer, conn, entity, merged, history_row(
-            entity, merged, builtin, system=source.system, run_id=None, now=now))
-        done = conn.execute(sql_update(table).where(table.c.id == golden_id,
-                                                table.c.version == row["version"])
-                            .values({k: v for k, v in sealed.items()
-                                     if k not in ("id", "created_at")})).rowcount
-        if done != 1:  # another writer committed between our read and this update
-            raise PreconditionFailed(f"{entity} {golden_id} changed meanwhile")
-        bulk.insert_rows(conn, bulk.table_of(RecordHistory), [history])
+        history = history_row(entity, merged, builtin, system=source.system, run_id=None,
+                              now=now)
+        writer.save(conn, updates=[_copy(merged)], history=[history],
+                    before={golden_id: row}, event=source.event())
     return merged
 
 
 def remove(hub: Hub, entity: str, golden_id: str, *, expected_version: int | None,
            source: WriteSource) -> None:
     """Delete a golden record and its xrefs, and shred its data key: the history stays,
-    ending in an empty version, but its restricted values become unreadable.
-
-    Targets that already received the record keep it: outbound deletes are not sent yet.
-    """
+    ending in an empty version, but its restricted values become unreadable. Every target
+    that received the record deletes, deactivates or keeps it, per its
+    ``on_golden_delete``."""
     _retrying(lambda: _remove(hub, entity, golden_id, expected_version, source))
 
 
 def _remove(hub: Hub, entity: str, golden_id: str, expected_version: int | None,
             source: WriteSource) -> None:
-    table = bulk.table_of(MODELS[entity])
+    writer = source.writer(hub, entity)
     now, _ = _now()
     with hub.engine.begin() as conn:
+        writer.lock(conn)
         row = load(conn, hub.sealer, entity, golden_id)
         if expected_version is not None and row["version"] != expected_version:
             raise PreconditionFailed(f"{entity} {golden_id} is at another version")
-        conn.execute(delete(table).where(table.c.id == golden_id))
+        writer.remove(conn, [golden_id], system=source.system, run_id=None, now=now,
+                      versions={golden_id: row["version"]},
+                      event={**source.event(), "outcome": "deleted"})
         hub.sealer.forget(conn, entity, golden_id)  # sealed values in its history: shredded
         x = bulk.table_of(Xref)
         conn.execute(delete(x).where(x.c.entity == entity, x.c.golden_id == golden_id))
-        bulk.insert_rows(conn, bulk.table_of(RecordHistory), [{
-            "entity": entity, "golden_id": golden_id, "version": row["version"] + 1,
-            "data": {}, "system": source.system, "run_id": None, "changed_at": now}])

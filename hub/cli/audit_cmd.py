@@ -227,7 +227,7 @@ def access_cmd(
 ) -> None:
     """Subject access report (GDPR Art. 15): what Kontor holds on a person and where it
     sent it. The file holds personal data: hand it to the person, nowhere else."""
-    from hub.audit import subject
+    from hub import subject_rights as subject
 
     entity, golden_id = _subject(customer, employee)
     hub = open_hub_or_fail(ctx)
@@ -258,7 +258,7 @@ def erase_cmd(
 ) -> None:
     """Erasure (GDPR Art. 17): blank the golden record, destroy its key, drop its history,
     delete it in every target that received it (Art. 19); the trail keeps only the fact."""
-    from hub.audit import subject
+    from hub import subject_rights as subject
 
     entity, golden_id = _subject(customer, employee)
     if not yes and not typer.confirm(f"Erase {golden_id} for good?"):

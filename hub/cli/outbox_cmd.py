@@ -9,9 +9,8 @@ from rich.table import Table
 from sqlalchemy import delete, update
 
 from hub.cli.output import console, open_hub_or_fail, print_json
-from hub.store import bulk
+from hub.store import bulk, outbox
 from hub.store.tables import Outbox
-from hub.sync import outbox
 
 app = typer.Typer(help="Deliveries waiting in the outbox, and dead letters.",
                   no_args_is_help=True)

@@ -79,5 +79,5 @@ def apply(
     hub.close()
     console.print(f"[green]✓[/] plan applied as run {result.run_id}: {result.status}",
                   highlight=False)
-    if result.status != "success":
-        raise typer.Exit(1)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)

@@ -18,12 +18,17 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     scheduler: Annotated[bool, typer.Option(
         help="Run the jobs of kontor.yaml on their schedules.")] = True,
+    deliver: Annotated[bool, typer.Option(
+        help="Deliver every change (API, SCIM, steward, syncs) to its targets within "
+             "seconds, without waiting for a scheduled job.")] = True,
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs) and run the scheduled sync jobs."""
+    """Serve the REST API (OpenAPI docs at /docs), run the scheduled sync jobs, and
+    deliver changes to their targets as they happen."""
     import uvicorn
 
     from hub.api.app import create_app
     from hub.jobs import start_scheduler
+    from hub.sync.worker import DeliveryWorker
 
     try:
         hub = open_hub(ctx.obj["config"])  # validate and migrate before accepting requests
@@ -39,8 +44,11 @@ def serve(
         for job in running.get_jobs():
             console.print(f"  job {job.name}: next run {job.next_run_time:%Y-%m-%d %H:%M %Z}",
                           highlight=False)
+    worker = DeliveryWorker(hub.deployment, hub.engine).start() if deliver else None
     try:
         uvicorn.run(create_app(hub), host=host, port=port, log_level="warning")
     finally:
+        if worker is not None:
+            worker.stop()
         if running is not None:
             running.shutdown(wait=False)

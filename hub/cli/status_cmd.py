@@ -42,9 +42,16 @@ def _status_data(config_file: Any) -> dict[str, Any]:
         "golden_records": counts,
         "last_run": None if last is None else {
             "id": last.id, "status": last.status, "started_at": last.started_at,
-            "finished_at": last.finished_at},
+            "finished_at": last.finished_at, **_waiting(last.counts)},
         "systems": systems,
     }
+
+
+def _waiting(counts: dict[str, Any] | None) -> dict[str, int]:
+    """What the run left in the outbox of its targets (for a retry, and dead letters)."""
+    streams = (counts or {}).values()
+    return {"pending": sum(int(c.get("pending", 0)) for c in streams),
+            "dead": sum(int(c.get("dead", 0)) for c in streams)}
 
 
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
@@ -58,7 +65,10 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         f"{n} {e}s" for e, n in data["golden_records"].items()))
     last = data["last_run"]
     console.print("Last run: never" if last is None else
-                  f"Last run: #{last['id']} {last['status']} at {last['started_at']:%Y-%m-%d %H:%M}")
+                  f"Last run: #{last['id']} {last['status']} at {last['started_at']:%Y-%m-%d %H:%M}"
+                  + (f" ({last['pending']} records wait for delivery, {last['dead']} dead "
+                     "letters: kontor outbox list)" if last["pending"] or last["dead"] else ""),
+                  highlight=False)
     table = Table(title="Systems")
     for col in ("system", "connector", "streams", "quarantined"):
         table.add_column(col)
@@ -107,15 +117,19 @@ def runs(
         print_json(rows)
         return
     table = Table(title="Runs")
-    for col in ("run", "started", "took", "trigger", "status", "read", "changed", "failed"):
+    for col in ("run", "started", "took", "trigger", "status", "read", "changed", "failed",
+                "waiting"):
         table.add_column(col)
     for r in rows:
         counts = r["counts"].values()
         took = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
-        colour = {"success": "green", "partial": "yellow"}.get(r["status"], "red")
+        colour = {"success": "green", "partial": "yellow", "pending": "yellow"}.get(
+            r["status"], "red")
+        waiting = _waiting(r["counts"])
         table.add_row(str(r["id"]), f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
                       f"{took:.1f}s" if took is not None else "", r["trigger"],
                       f"[{colour}]{r['status']}[/]", str(sum(c["read"] for c in counts)),
                       str(sum(c["created"] + c["updated"] for c in counts)),
-                      str(sum(c["failed"] for c in counts)))
+                      str(sum(c["failed"] for c in counts)),
+                      str(waiting["pending"] + waiting["dead"]))
     console.print(table)

@@ -28,6 +28,9 @@ from hub.sync.counts import StreamCounts
 from hub.sync.runner import RunObserver, RunResult, run_sync
 
 COLUMNS = ("read", "created", "updated", "unchanged", "skipped", "failed")
+EXIT_MEANINGS = {1: "error (a system could not be read or written)",
+                 2: "records refused (see the quarantine)",
+                 3: "deliveries pending (they wait in the outbox)"}
 
 
 class ProgressObserver(RunObserver):
@@ -58,8 +61,10 @@ def sync(
 ) -> None:
     """Read every inbound stream into the master store, then push to every outbound stream.
 
-    Exits 1 if any record failed or any system could not be reached: a run with dropped
-    records is never reported as a success.
+    Exit codes (the most severe that applies): 0 everything delivered; 1 error (a system
+    could not be read or written, or the run could not start); 2 records refused
+    (quarantined or dead-lettered); 3 deliveries pending (records wait in the outbox for a
+    retry, or as dead letters). A run never reports success while anything waits.
     """
     try:
         hub = open_hub(ctx.obj["config"])
@@ -83,12 +88,13 @@ def sync(
     hub.close()
     if as_json:
         print_json({"run": result.run_id, "status": result.status,
-                    "streams": [s.as_dict() for s in result.streams],
+                    "exit_code": result.exit_code, "pending": result.pending,
+                    "dead": result.dead, "streams": [s.as_dict() for s in result.streams],
                     "quarantined": problems})
     else:
         _summary(result, problems)
-    if result.status != "success":
-        raise typer.Exit(1)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 def _run_problems(engine, run_id: int) -> list[dict[str, str | None]]:  # type: ignore[no-untyped-def]
@@ -113,9 +119,16 @@ def _summary(result: RunResult, problems: list[dict[str, str | None]]) -> None:
         table.add_row(f"{s.system}.{s.stream}", s.direction, *cells)
     console.print(table)
     for s in result.streams:
-        if s.error:
+        if s.error and s.direction == "outbound" and (s.pending or s.dead):
+            console.print(f"[yellow]⧗ {s.system}.{s.stream} is unavailable:[/] ", end="")
+            console.print(s.error, markup=False, highlight=False)
+        elif s.error:
             console.print(f"[red]✗ {s.system}.{s.stream} failed:[/] ", end="")
             console.print(s.error, markup=False, highlight=False)
+        if s.incomplete:
+            console.print(f"[red]✗ {s.system}.{s.stream}: the read ended early "
+                          "(no deletes were inferred):[/] ", end="")
+            console.print(s.incomplete, markup=False, highlight=False)
         if s.unknown_columns:
             console.print(f"[yellow]! {s.system}.{s.stream}: columns not in the mapping were "
                           f"dropped:[/] {', '.join(s.unknown_columns)}", highlight=False)
@@ -129,5 +142,21 @@ def _summary(result: RunResult, problems: list[dict[str, str | None]]) -> None:
             console.print(f"  ✗ {where}{field} {p['reason']}", markup=False, highlight=False)
         if len(problems) > 50:
             console.print(f"  … and {len(problems) - 50} more: kontor quarantine")
-    if result.changed == 0 and result.failed == 0 and not any(s.error for s in result.streams):
+    for s in result.streams:
+        if s.pending:
+            console.print(f"[yellow]⧗ {_n(s.pending, 'record')} wait for delivery to "
+                          f"{s.system}.{s.stream}[/] (retry with backoff; `kontor outbox "
+                          "list`)", highlight=False)
+        if s.dead:
+            console.print(f"[yellow]⧗ {_n(s.dead, 'dead letter')} for {s.system}.{s.stream}"
+                          "[/] (given up on; `kontor outbox list --dead`, then `kontor outbox "
+                          "retry` or `discard`)", highlight=False)
+    if result.status == "success" and result.changed == 0:
         console.print("[green]✓ nothing changed: every system is already in sync[/]")
+    elif result.exit_code:
+        console.print(f"exit code {result.exit_code}: {EXIT_MEANINGS[result.exit_code]}",
+                      highlight=False)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

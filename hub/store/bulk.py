@@ -7,6 +7,7 @@ updates, dialect-native upserts. The API and small writes keep using the ORM.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -78,6 +79,24 @@ def fetch_goldens(conn: Connection, entity: str, ids: Sequence[str]) -> dict[str
     return found
 
 
+def lock_entity(conn: Connection, entity: str) -> None:
+    """Make this transaction the only one matching and writing golden records of ``entity``
+    until it ends, across processes and hub instances.
+
+    Matching reads every golden record a batch could join; if another writer committed
+    between those reads and this transaction's writes, one person would become two golden
+    records. So every writer first touches the entity's id-counter row: on PostgreSQL a
+    row lock held to commit (later statements, read committed, see everything committed
+    before it); on SQLite the first write of a deferred transaction, which takes the
+    database's write lock (waiting up to busy_timeout) before anything else is read.
+    ``KONTOR_NO_ENTITY_LOCK=1`` turns it off, only to measure what it costs.
+    """
+    if os.environ.get("KONTOR_NO_ENTITY_LOCK") == "1":
+        return
+    t = table_of(IdCounter)
+    conn.execute(update(t).where(t.c.entity == entity).values(next_value=t.c.next_value))
+
+
 def claim_ids(conn: Connection, entity: str, count: int) -> list[str]:
     """Reserve ``count`` new golden ids; the UPDATE's row lock makes this multi-instance safe."""
     if count == 0:
@@ -105,13 +124,25 @@ def update_xref_hashes(conn: Connection, rows: list[dict[str, Any]]) -> None:
     driver_rows.update_many(conn, table_of(Xref), rows, ["system", "entity", "source_key"])
 
 
-def fetch_deliveries(conn: Connection, system: str, stream: str, ids: Sequence[str]
-                     ) -> dict[str, str]:
-    """golden_id -> payload hash the target last acknowledged."""
+def fetch_delivery_rows(conn: Connection, system: str, stream: str, ids: Sequence[str]
+                        ) -> dict[str, tuple[str, str]]:
+    """golden_id -> (target key, payload hash) the target last acknowledged."""
     t = table_of(Delivery)
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, str]] = {}
     for part in chunks(ids):
-        rows = conn.execute(select(t.c.golden_id, t.c.payload_hash).where(
+        rows = conn.execute(select(t.c.golden_id, t.c.target_key, t.c.payload_hash).where(
             t.c.system == system, t.c.stream == stream, t.c.golden_id.in_(part)))
-        found.update({r.golden_id: r.payload_hash for r in rows})
+        found.update({r.golden_id: (r.target_key, r.payload_hash) for r in rows})
+    return found
+
+
+def key_holders(conn: Connection, system: str, stream: str, keys: Sequence[str]
+                ) -> dict[str, set[str]]:
+    """target key -> golden ids whose delivered record at this target has that key."""
+    t = table_of(Delivery)
+    found: dict[str, set[str]] = {}
+    for part in chunks(keys):
+        for r in conn.execute(select(t.c.target_key, t.c.golden_id).where(
+                t.c.system == system, t.c.stream == stream, t.c.target_key.in_(part))):
+            found.setdefault(r.target_key, set()).add(r.golden_id)
     return found

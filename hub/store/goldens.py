@@ -1,7 +1,8 @@
 """Reading and writing golden records in batches, restricted fields sealed at rest.
 
-Every path that stores or loads golden records (sync, API, CLI) goes through these
-functions, so no caller can forget to seal or open a restricted value.
+Every path that loads golden records goes through these functions, so no caller can forget
+to open a restricted value; the one that stores them is ``hub.golden.writer`` (the single
+write path), which calls ``write`` here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import Connection, Engine, select
 
 from hub import faults
 from hub.canonical import MODELS
-from hub.store import bulk
+from hub.store import bulk, outbox
 from hub.store.sealing import Sealer
 from hub.store.tables import RecordHistory
 
@@ -48,8 +49,6 @@ def write(conn: Connection, sealer: Sealer, entity: str, *, inserts: list[dict[s
     """Insert new golden rows, update changed ones, append history; all sealed. Every
     changed record enters the outbox of each (system, stream) in ``outbox_streams``, in
     this same transaction."""
-    from hub.sync import outbox  # the sync layer sits above the store
-
     outbox.enqueue(conn, entity, [r["id"] for r in inserts + updates], outbox_streams)
     faults.point("store.after_outbox")
     sealer.seal_goldens(conn, entity, inserts + updates)

@@ -24,6 +24,7 @@ _CACHE_LIMIT = 50_000
 
 class Sealer:
     def __init__(self, keyring: Keyring, fields: Mapping[str, Mapping[str, FieldSpec]]):
+        self.keyring = keyring
         self.envelope = Envelope(keyring)
         self.builtin = {e: [n for n, s in specs.items() if s.restricted and not s.custom]
                         for e, specs in fields.items()}

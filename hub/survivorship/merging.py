@@ -17,19 +17,19 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from hub.canonical import MODELS, builtin_fields
+from hub.audit.record import AuditLog
+from hub.canonical import builtin_fields
 from hub.context import Hub
 from hub.errors import HubError
+from hub.golden.rows import history_row
+from hub.golden.writer import GoldenWriter, fetch_overrides
 from hub.matching import settings as mm
-from hub.matching.matcher import Matcher
 from hub.records import jsonable
 from hub.store import bulk, goldens
 from hub.store import matching_store as ms
 from hub.store.matching_tables import GoldenMerge, GoldenOverride, ReviewPair
 from hub.store.tables import Xref
 from hub.survivorship.rules import Survivorship, typed
-from hub.sync.inbound import history_row
-from hub.sync.match_merge import fetch_overrides, key_digest
 from policies.envelope import is_sealed
 
 
@@ -48,8 +48,16 @@ class Steward:
         self.types = {n: s.type for n, s in specs.items()}
         cfg = hub.deployment.config
         self.rules = Survivorship(mm.survivorship_for(cfg, entity), self.builtin + self.custom)
-        self.matcher = Matcher(entity, mm.matching_for(cfg, entity), mm.rules_for(cfg, entity),
-                               key_digest(hub.deployment))
+
+    def writer(self, actor: str) -> GoldenWriter:
+        """The single write path, with an audit log in the steward's name."""
+        return GoldenWriter(self.hub.deployment, self.hub.sealer, self.entity,
+                            audit=AuditLog(self.hub.sealer.keyring, f"steward:{actor}"))
+
+    @staticmethod
+    def event(outcome: str, **detail: Any) -> dict[str, Any]:
+        return {"kind": "steward", "outcome": outcome, "source": "steward",
+                "destination": "hub", **detail}
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -73,11 +81,6 @@ class Steward:
                                                source=source, overrides=overrides)
         return values, prov
 
-    def _rekey(self, conn: Connection, rows: list[dict[str, Any]], drop: list[str]) -> None:
-        ms.remove_all_keys(conn, self.entity, drop)
-        ms.add_keys(conn, self.entity, [(k, r["id"]) for r in rows
-                                        for k in self.matcher.keys_of(r)])
-
     def _pair_status(self, conn: Connection, a: str, b: str, status: str, actor: str,
                      now: dt.datetime) -> None:
         x, y = ms.ordered(a, b)
@@ -100,7 +103,9 @@ class Steward:
         if survivor == merged:
             raise MergeError("a golden record cannot be merged with itself")
         now = dt.datetime.now(dt.UTC)
+        writer = self.writer(actor)
         with self.hub.engine.begin() as conn:
+            writer.lock(conn)
             raw = bulk.fetch_goldens(conn, self.entity, [survivor, merged])
             missing = [g for g in (survivor, merged) if g not in raw]
             if missing:
@@ -114,10 +119,11 @@ class Steward:
                                       self._values(gone), gone["provenance"] or {},
                                       {**mine, **moved_overrides})
             row = self._row(keep, values, prov, now)
-            goldens.write(conn, self.hub.sealer, self.entity, inserts=[], updates=[row],
-                          history=[history_row(self.entity, row, self.builtin,
-                                               system="steward" if actor != "auto" else "merge",
-                                               run_id=run_id, now=now)])
+            system = "steward" if actor != "auto" else "merge"
+            writer.save(conn, updates=[row], before={survivor: keep},
+                        history=[history_row(self.entity, row, self.builtin, system=system,
+                                             run_id=run_id, now=now)],
+                        event=self.event("merged", run_id=run_id))
             x = bulk.table_of(Xref)
             moved = [[r.system, r.source_key] for r in conn.execute(
                 select(x.c.system, x.c.source_key).where(x.c.entity == self.entity,
@@ -130,9 +136,10 @@ class Steward:
                                              o.c.field.in_(list(moved_overrides)))
                              .values(golden_id=survivor))
             conn.execute(delete(o).where(o.c.entity == self.entity, o.c.golden_id == merged))
-            t = bulk.table_of(MODELS[self.entity])
-            conn.execute(delete(t).where(t.c.id == merged))
-            self._rekey(conn, [row], [survivor, merged])
+            # merged away: its row goes, and each target drops (or keeps) its copy
+            writer.remove(conn, [merged], system=system, run_id=run_id, now=now,
+                          versions={merged: gone["version"]},
+                          event=self.event("merged_away", run_id=run_id))
             r = bulk.table_of(ReviewPair)
             conn.execute(update(r).where(r.c.entity == self.entity, r.c.status == "open",
                                          (r.c.golden_a == merged) | (r.c.golden_b == merged))
@@ -150,7 +157,9 @@ class Steward:
         """Split merge ``merge_id``; return (survivor, restored id)."""
         now = dt.datetime.now(dt.UTC)
         m = bulk.table_of(GoldenMerge)
+        writer = self.writer(actor)
         with self.hub.engine.begin() as conn:
+            writer.lock(conn)
             rec = conn.execute(select(m).where(m.c.id == merge_id,
                                                m.c.entity == self.entity)).first()
             if rec is None:
@@ -173,9 +182,8 @@ class Steward:
             restored = self._rebuilt(conn, snapshot, dict(snapshot), now)
             history = [history_row(self.entity, r, self.builtin, system="steward", run_id=None,
                                    now=now) for r in (row, restored)]
-            goldens.write(conn, self.hub.sealer, self.entity, inserts=[restored],
-                          updates=[row], history=history)
-            self._rekey(conn, [row, restored], [survivor, merged])
+            writer.save(conn, inserts=[restored], updates=[row], history=history,
+                        before={survivor: current[survivor]}, event=self.event("unmerged"))
             self._pair_status(conn, survivor, merged, "kept_apart", actor, now)
             conn.execute(update(m).where(m.c.id == merge_id).values(undone_at=now))
         return survivor, merged

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import delete
 
 from hub.context import Hub
+from hub.golden.rows import history_row
 from hub.store import bulk, goldens
 from hub.store.matching_tables import GoldenOverride
 from hub.survivorship.merging import MergeError, Steward
 from hub.survivorship.rules import STEWARD
-from hub.sync.inbound import history_row
 
 
 def parse_value(type_name: str, text: str | None) -> Any:
@@ -56,7 +56,9 @@ def set_override(hub: Hub, entity: str, golden_id: str, field: str, text: str | 
     value = parse_value(spec.type, text)
     steward = Steward(hub, entity)
     now = dt.datetime.now(dt.UTC)
+    writer = steward.writer(actor)
     with hub.engine.begin() as conn:
+        writer.lock(conn)
         rows = goldens.read(conn, hub.sealer, entity, [golden_id])
         if golden_id not in rows:
             raise MergeError(f"no {entity} {golden_id}")
@@ -66,13 +68,13 @@ def set_override(hub: Hub, entity: str, golden_id: str, field: str, text: str | 
         prov = {**(before["provenance"] or {}),
                 field: {"system": STEWARD, "key": actor, "at": now.isoformat()}}
         row = steward._row(before, values, prov, now)
-        goldens.write(conn, hub.sealer, entity, inserts=[], updates=[row], history=[
-            history_row(entity, row, steward.builtin, system=STEWARD, run_id=None, now=now)])
+        writer.save(conn, updates=[row], before={golden_id: before}, history=[
+            history_row(entity, row, steward.builtin, system=STEWARD, run_id=None, now=now)],
+            event=steward.event("override"))
         bulk.upsert(conn, bulk.table_of(GoldenOverride), [{
             "entity": entity, "golden_id": golden_id, "field": field,
             "value": bulk_json(value), "reason": reason, "actor": actor, "set_at": now}],
             ["entity", "golden_id", "field"])
-        steward._rekey(conn, [row], [golden_id])
 
 
 def clear_override(hub: Hub, entity: str, golden_id: str, field: str) -> bool:

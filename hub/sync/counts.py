@@ -18,6 +18,9 @@ class StreamCounts:
     failed: int = 0
     skipped: int = 0  # outbound: not eligible (condition not met, no key value)
     error: str | None = None  # the stream itself failed (connection, fatal)
+    # The read ended before the end of the source (a fatal parse error, a cut-off file):
+    # why, from the connector. Such a read is no snapshot: no deletes are inferred from it.
+    incomplete: str | None = None
     unknown_columns: list[str] = field(default_factory=list)
     # Match & merge (inbound): records per situation (linked, unlinked, unmatched, disputed,
     # deleted), echoes of Kontor's own writes, deletes applied or held back by the threshold.
@@ -26,10 +29,18 @@ class StreamCounts:
     deleted: int = 0
     retired: int = 0
     held_deletes: int = 0
+    # Outbound: records removed from the target because their golden record is gone.
+    deactivated: int = 0
+    kept: int = 0
+    # Outbound, after the run: this stream's records still in the outbox, waiting for a
+    # retry (``pending``: backoff, or the target failed this run) or given up on
+    # (``dead``: dead letters, until `kontor outbox retry` or `discard`).
+    pending: int = 0
+    dead: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.error is None
+        return self.failed == 0 and self.error is None and self.incomplete is None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

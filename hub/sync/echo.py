@@ -60,12 +60,12 @@ class EchoCheck:
         ids = sorted({i.golden_id for i in items if i.golden_id and i.golden_id in goldens})
         found: set[str] = set()
         for target in self.targets:
-            sent = bulk.fetch_deliveries(conn, self.system, target.name, ids)
+            sent = bulk.fetch_delivery_rows(conn, self.system, target.name, ids)
             for item in items:
                 gid = item.golden_id
                 if gid is None or gid not in sent or item.source_key in found:
                     continue
                 payload = self._payload(target, goldens[gid], item.values)
-                if content_hash(payload) == sent[gid]:
+                if content_hash(payload) == sent[gid][1]:
                     found.add(item.source_key)
         return found

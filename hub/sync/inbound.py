@@ -19,12 +19,12 @@ from hub import faults
 from hub.audit.record import AuditLog
 from hub.config import Deployment, Stream
 from hub.errors import HubError, MappingError, RecordProblem
-from hub.matching.settings import EntitySurvivorship
+from hub.golden.rows import history_row, merge_into, new_golden
+from hub.golden.writer import GoldenWriter
 from hub.records import Incoming, content_hash
 from hub.store import bulk, goldens
 from hub.store.sealing import Sealer
 from hub.store.tables import StreamState, Xref
-from hub.survivorship.rules import Survivorship
 from hub.sync import quarantine
 from hub.sync.counts import StreamCounts
 from hub.sync.match_merge import MatchMerge
@@ -34,40 +34,6 @@ Progress = Callable[[int], None]
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def new_golden(gid: str, now: dt.datetime, builtin: list[str]) -> dict[str, Any]:
-    """An empty golden row, before any source's values are merged into it."""
-    return {"id": gid, "version": 0, "created_at": now, "custom": {}, "provenance": {},
-            **{f: None for f in builtin}}
-
-
-def merge_into(row: dict[str, Any], values: dict[str, Any], *, observed_at: str,
-               source: dict[str, Any], builtin: list[str], custom: list[str],
-               rules: Survivorship | None = None, overrides: dict[str, Any] | None = None
-               ) -> tuple[dict[str, Any], bool]:
-    """``row`` with ``values`` merged in by survivorship, and whether any value changed.
-
-    Shared by the sync and the API's writes, so every source follows the same rules:
-    ``rules`` (the entity's configured survivorship; default: most recent wins) and the
-    steward's ``overrides`` of this record, which no source beats.
-    """
-    current = {**{f: row.get(f) for f in builtin}, **(row["custom"] or {})}
-    rules = rules or Survivorship(EntitySurvivorship(), builtin + custom)
-    values, prov, changed = rules.merge(current, row["provenance"] or {}, values,
-                                        observed_at=observed_at, source=source,
-                                        overrides=overrides)
-    return {**row, **{f: values[f] for f in builtin},
-            "custom": {f: values[f] for f in custom if values[f] is not None},
-            "provenance": prov}, changed
-
-
-def history_row(entity: str, row: dict[str, Any], builtin: list[str], *, system: str,
-                run_id: int | None, now: dt.datetime) -> dict[str, Any]:
-    """The record_history row for ``row`` as it is now."""
-    data = {f: row[f] for f in builtin} | {"custom": row["custom"]}
-    return {"entity": entity, "golden_id": row["id"], "version": row["version"], "data": data,
-            "system": system, "run_id": run_id, "changed_at": now}
 
 
 class InboundSync:
@@ -95,6 +61,9 @@ class InboundSync:
              if f in deployment.fields[self.entity]]) if audit else None
         self.counts = StreamCounts(stream.system, stream.name, "inbound", self.entity)
         self.mm = MatchMerge(deployment, stream, run_id, self.counts, self.builtin + self.custom)
+        self.writer = GoldenWriter(deployment, sealer, self.entity, audit=audit,
+                                   matcher=self.mm.matcher)
+        self.mm.writer = self.writer
 
     # -- public ---------------------------------------------------------------------------
 
@@ -107,6 +76,9 @@ class InboundSync:
         for batch in connector.read(self.stream.spec, since=since,
                                     batch_size=self.batch_size):
             faults.point("inbound.batch_read")
+            if batch.incomplete:  # the read ended early: no snapshot, and the run says why
+                self.counts.incomplete = batch.incomplete if not self.counts.incomplete \
+                    else f"{self.counts.incomplete}; {batch.incomplete}"
             self._process(batch)
             if progress:
                 progress(len(batch.records) + len(batch.problems))
@@ -173,6 +145,9 @@ class InboundSync:
         now = _utcnow()
         before = dataclasses.replace(self.counts, situations=dict(self.counts.situations))
         with self.engine.begin() as conn:
+            # First: no other writer of this entity may commit between our matching reads
+            # and our writes (two syncs at once would split one person in two).
+            self.writer.lock(conn)
             faults.point("inbound.before_store")
             if items:
                 refused = self._store(conn, items, now)
@@ -198,7 +173,9 @@ class InboundSync:
                 sealer=self.sealer))
             self._audit(conn, items, problems, now)
             faults.point("inbound.before_commit")
-            if batch.cursor is not None:
+            # A read that ended early keeps the old cursor: the next run reads the source
+            # again (and says again why it is incomplete) instead of skipping it as seen.
+            if batch.cursor is not None and batch.incomplete is None:
                 bulk.upsert(conn, bulk.table_of(StreamState), [{
                     "system": self.stream.system, "stream": self.stream.name,
                     "cursor": batch.cursor, "run_id": self.run_id, "updated_at": now}],
@@ -267,8 +244,8 @@ class InboundSync:
                 history.append(history_row(self.entity, row, self.builtin,
                                            system=self.stream.system, run_id=self.run_id,
                                            now=now))
-        goldens.write(conn, self.sealer, self.entity, inserts=inserts, updates=updates,
-                      history=history, outbox_streams=self.subscribers)
+        self.writer.save(conn, inserts=inserts, updates=updates, history=history,
+                         before=existing, keys=self._own_keys(items, working, existing))
         new_xrefs = [{"system": self.stream.system, "entity": self.entity,
                       "source_key": i.source_key, "golden_id": i.golden_id,
                       "source_hash": i.source_hash, "first_run": self.run_id,
@@ -279,7 +256,19 @@ class InboundSync:
             {"system": self.stream.system, "entity": self.entity, "source_key": i.source_key,
              "source_hash": i.source_hash, "last_run": self.run_id, "updated_at": now,
              "golden_id": i.golden_id, **self.mm.xref_state(i)} for i in changed if i.linked])
-        self.mm.after_write(conn, working, existing, items, now)
+        self.mm.after_write(conn, self.writer, working, items, now)
+
+    def _own_keys(self, items: list[Incoming], working: dict[str, dict[str, Any]],
+                  existing: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+        """Match keys the matcher computed already: a new record of one source item."""
+        if not self.mm.matcher.fuzzy.enabled:
+            return {}
+        sources: dict[str, list[Incoming]] = {}
+        for item in items:
+            sources.setdefault(item.golden_id or "", []).append(item)
+        return {gid: alone[0].extra["keys"] for gid in working if gid not in existing
+                for alone in [sources.get(gid, [])]
+                if len(alone) == 1 and "keys" in alone[0].extra}
 
     def _audit(self, conn: Any, items: list[Incoming],
                problems: list[tuple[RecordProblem, Any]], now: dt.datetime) -> None:

@@ -30,18 +30,51 @@ class Busy(HubError):
 
 
 def holder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """``host:pid:starttime:uuid``; the start time (``""`` where there is no /proc) tells a
+    reused pid from the process that took the lease."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid) or ''}:{uuid.uuid4().hex[:8]}"
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (field 3, the state, first);
+    None where there is no /proc or no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    # the command name (field 2) is in parentheses and may hold spaces or ")"
+    return raw[raw.rfind(")") + 1:].split()
+
+
+def _start_time(pid: int) -> str | None:
+    fields = _proc_stat(pid)
+    return fields[19] if fields and len(fields) > 19 else None  # field 22: starttime
 
 
 def _dead_here(holder: str) -> bool:
     """A holder on this very machine whose process is gone (killed): no need to wait for
-    the lease to expire."""
-    host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
+    the lease to expire.
+
+    Gone means: no such process; a zombie (state Z) or dead (X) one, which is what a killed
+    run stays as under a PID 1 that does not reap, as in many containers; or, where the
+    holder recorded its start time, a process of that pid started at another time (the pid
+    was reused). Holders of the older ``host:pid:uuid`` form are judged by the pid alone.
+    """
+    parts = holder.split(":")
+    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
         return False
+    pid = int(parts[1])
+    started = parts[2] if len(parts) >= 4 and parts[2].isdigit() else None
+    fields = _proc_stat(pid)
+    if fields:  # Linux
+        if fields[0] in ("Z", "X", "x"):
+            return True
+        return started is not None and len(fields) > 19 and fields[19] != started
+    # No /proc (or it hides other users' processes): signal 0 says whether the pid exists.
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, someone else's

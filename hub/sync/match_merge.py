@@ -16,14 +16,13 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from hub.config import Deployment, Stream
 from hub.errors import HubError, RecordProblem
+from hub.golden.writer import GoldenWriter, fetch_overrides, matcher_for
 from hub.matching import settings as mm
-from hub.matching.matcher import Matcher
 from hub.records import Incoming
 from hub.store import bulk
 from hub.store import matching_store as ms
-from hub.store.matching_tables import GoldenOverride, GoldenRetired
 from hub.store.tables import StreamState, Xref
-from hub.survivorship.rules import Survivorship, typed
+from hub.survivorship.rules import Survivorship
 from hub.sync.counts import StreamCounts
 from hub.sync.echo import EchoCheck
 
@@ -32,55 +31,6 @@ SITUATIONS = ("linked", "unlinked", "unmatched", "disputed", "deleted")
 
 class ThresholdExceeded(HubError):
     """A run would change or delete more of a stream than the delete policy allows."""
-
-
-def key_digest(deployment: Deployment) -> ms.KeyDigest:
-    """The digest for match keys, keyed by the deployment's first master key.
-
-    The first key, not the active one: rotating keys must not make every stored match key
-    unfindable. Retiring that first key would need the match_key table rebuilt from the
-    golden records (``refresh_match_keys`` over all of them; no command for it yet).
-    """
-    keyring = deployment.keyring()
-    first = next(iter(keyring.keys))
-    return ms.KeyDigest(keyring.derive("kontor-match-keys", key_id=first))
-
-
-def fetch_overrides(conn: Connection, entity: str, ids: list[str],
-                    types: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
-    """golden id -> {field: steward's value}, typed by ``types`` (field -> type name)."""
-    t = bulk.table_of(GoldenOverride)
-    found: dict[str, dict[str, Any]] = {}
-    for part in bulk.chunks(ids):
-        for r in conn.execute(select(t.c.golden_id, t.c.field, t.c.value).where(
-                t.c.entity == entity, t.c.golden_id.in_(part))):
-            found.setdefault(r.golden_id, {})[r.field] = typed(
-                (types or {}).get(r.field, "str"), r.value)
-    return found
-
-
-def survivorship(deployment: Deployment, entity: str) -> Survivorship:
-    """The entity's configured survivorship rules (for writes outside a sync, e.g. the API:
-    pass them and ``fetch_overrides(...)`` to ``merge_into``)."""
-    specs = deployment.fields[entity]
-    return Survivorship(mm.survivorship_for(deployment.config, entity), list(specs))
-
-
-def refresh_match_keys(conn: Connection, deployment: Deployment, entity: str,
-                       rows: Mapping[str, Mapping[str, Any]],
-                       before: Mapping[str, Mapping[str, Any]]) -> None:
-    """Keep the match keys of golden records written outside a sync (e.g. by the API) in
-    step with their values, so rules and fuzzy matching find them. ``rows``: id -> the
-    values now; ``before``: id -> the values before (absent for new records)."""
-    matcher = Matcher(entity, mm.matching_for(deployment.config, entity),
-                      mm.rules_for(deployment.config, entity), key_digest(deployment))
-    added, removed = [], []
-    for gid, row in rows.items():
-        new, old = matcher.keys_of(row), matcher.keys_of(before[gid]) if gid in before else set()
-        added += [(k, gid) for k in new - old]
-        removed += [(k, gid) for k in old - new]
-    ms.remove_keys(conn, entity, removed)
-    ms.add_keys(conn, entity, added)
 
 
 class MatchMerge:
@@ -92,8 +42,7 @@ class MatchMerge:
         self.entity, self.system, self.run_id, self.counts = entity, stream.system, run_id, counts
         self.stream = stream.name
         self.settings = mm.matching_for(cfg, entity)
-        self.matcher = Matcher(entity, self.settings, mm.rules_for(cfg, entity),
-                               key_digest(deployment))
+        self.matcher = matcher_for(deployment, entity)
         self.survivorship = Survivorship(mm.survivorship_for(cfg, entity), fields)
         self.policy = cfg.deletes
         same = [s for s in deployment.streams("inbound", [stream.system]) if s.entity == entity]
@@ -108,6 +57,7 @@ class MatchMerge:
         self.unrestricted = [f for f in fields if not specs[f].restricted]
         self.types = {f: specs[f].type for f in fields}
         self.echo = EchoCheck(deployment, stream)
+        self.writer: GoldenWriter  # set by InboundSync: retirements go through it
         self.baseline = 0
         for s in SITUATIONS:
             counts.situations.setdefault(s, 0)
@@ -169,28 +119,10 @@ class MatchMerge:
         return {"data": {**data, "_at": item.observed_at}, "seen_run": self.run_id,
                 "deleted_at": None}
 
-    def after_write(self, conn: Connection, working: Mapping[str, Mapping[str, Any]],
-                    before: Mapping[str, Mapping[str, Any]], items: list[Incoming],
+    def after_write(self, conn: Connection, writer: GoldenWriter,
+                    working: Mapping[str, Mapping[str, Any]], items: list[Incoming],
                     now: dt.datetime) -> None:
-        """Match keys follow the golden values; review pairs queued; retired records that a
-        source sends again revived."""
-        added: list[tuple[str, str]] = []
-        removed: list[tuple[str, str]] = []
-        sources: dict[str, list[Incoming]] = {}
-        for item in items:
-            sources.setdefault(item.golden_id or "", []).append(item)
-        for gid, row in working.items():
-            alone = sources.get(gid, [])
-            if gid not in before and len(alone) == 1 and "keys" in alone[0].extra and \
-                    self.matcher.fuzzy.enabled:
-                new_keys = alone[0].extra["keys"]  # a new record of one source: its own keys
-            else:
-                new_keys = self.matcher.keys_of(row)
-            old_keys = self.matcher.keys_of(before[gid]) if gid in before else set()
-            added += [(k, gid) for k in new_keys - old_keys]
-            removed += [(k, gid) for k in old_keys - new_keys]
-        ms.remove_keys(conn, self.entity, removed)
-        ms.add_keys(conn, self.entity, added)
+        """Review pairs queued; retired records that a source sends again revived."""
         reviews = [{"golden_a": item.golden_id, "golden_b": other, "score": round(s, 4),
                     "evidence": evidence, "system": self.system,
                     "source_key": item.source_key, "run_id": self.run_id}
@@ -199,10 +131,7 @@ class MatchMerge:
         if reviews:
             ms.queue_reviews(conn, self.entity, reviews, now)
         if self.policy.on_delete == "retire":  # a source sends it again: it lives again
-            t = bulk.table_of(GoldenRetired)
-            for part in bulk.chunks(sorted(working)):
-                conn.execute(t.delete().where(t.c.entity == self.entity,
-                                              t.c.golden_id.in_(part)))
+            writer.revive(conn, sorted(working))
 
     def mark_seen(self, conn: Connection, keys: list[str]) -> None:
         self.read_any = True
@@ -212,12 +141,17 @@ class MatchMerge:
     # -- end of stream -----------------------------------------------------------------------
 
     def finish(self, engine: Engine, now: dt.datetime) -> None:
-        """Deletes from a complete full snapshot, within ``max_delete_percent``."""
-        if not self.snapshot or not self.read_any or self.counts.error:
+        """Deletes from a complete full snapshot, within ``max_delete_percent``.
+
+        A read that ended early (``counts.incomplete``) is no snapshot: what it did not
+        reach is not deleted, and nothing is retired."""
+        if not self.snapshot or not self.read_any or self.counts.error \
+                or self.counts.incomplete:
             return
         t = bulk.table_of(Xref)
         scope = (t.c.system == self.system, t.c.entity == self.entity, t.c.deleted_at.is_(None))
         with engine.begin() as conn:
+            self.writer.lock(conn)
             gone = [(r.source_key, r.golden_id) for r in conn.execute(
                 select(t.c.source_key, t.c.golden_id).where(
                     *scope, (t.c.seen_run.is_(None)) | (t.c.seen_run != self.run_id)))]
@@ -255,9 +189,9 @@ class MatchMerge:
             alive.update(conn.execute(select(t.c.golden_id).where(
                 t.c.entity == self.entity, t.c.golden_id.in_(part),
                 t.c.deleted_at.is_(None))).scalars())
-        retire = [g for g in ids if g not in alive]
-        already = ms.retired_ids(conn, self.entity, retire)
-        bulk.insert_rows(conn, bulk.table_of(GoldenRetired), [
-            {"entity": self.entity, "golden_id": g, "reason": f"deleted in {self.system}",
-             "run_id": self.run_id, "retired_at": now} for g in retire if g not in already])
-        self.counts.retired += len([g for g in retire if g not in already])
+        retired = self.writer.retire(
+            conn, [g for g in ids if g not in alive], reason=f"deleted in {self.system}",
+            run_id=self.run_id, now=now,
+            event={"kind": "record.retire", "outcome": "retired", "run_id": self.run_id,
+                   "source": self.system, "destination": "hub"})
+        self.counts.retired += len(retired)

@@ -14,28 +14,67 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import random
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from connectors.base import Connector
+from connectors.base import Capability, Connector, StreamSpec, WriteResult
 from hub import faults
 from hub.audit.record import AuditLog
 from hub.config import Deployment, Stream
-from hub.errors import ConnectorError, RecordProblem
+from hub.errors import ConnectorError, RecordProblem, RetriableConnectorError
 from hub.records import content_hash
-from hub.store import bulk, goldens
+from hub.store import bulk, goldens, outbox
+from hub.store import matching_store as ms
 from hub.store.sealing import Sealer
 from hub.store.tables import Delivery, Outbox, StreamState
-from hub.sync import outbox, quarantine
+from hub.sync import quarantine
 from hub.sync.counts import StreamCounts
-from hub.sync.delivery import Delivered, deliver
+from hub.sync.delivery import ATTEMPTS, BASE_DELAY, Delivered, deliver
 from policies.gate import Destination, FieldDecision, PrivacyGate
 
 Progress = Callable[[int], None]
 Prepared = tuple[dict[str, Any], str, str]  # (target record, target key, payload hash)
+
+
+@dataclass
+class Batch:
+    """One batch of outbox ids, sorted by what happens to them."""
+
+    held: dict[str, tuple[str, str]]  # golden id -> (target key, hash) the target holds
+    pending: dict[str, Prepared] = field(default_factory=dict)  # to upsert (if changed)
+    finished: list[str] = field(default_factory=list)  # nothing to do: leave the outbox
+    gone: list[str] = field(default_factory=list)  # held at the target, gone from the hub
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # gone ones still stored
+
+
+@dataclass
+class Removed:
+    """What a batch's removals did at the target."""
+
+    deleted: dict[str, str] = field(default_factory=dict)  # golden id -> key deleted
+    deactivated: dict[str, Prepared] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)  # its key is another's now
+    stale: list[str] = field(default_factory=list)  # old keys of moved records, deleted
+    rejected: dict[str, RecordProblem] = field(default_factory=dict)
+
+
+def _delete(connector: Connector, spec: StreamSpec, keys: list[str]) -> WriteResult:
+    """Delete ``keys`` at the target, retrying transient failures like a write."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return connector.delete(spec, keys)
+        except RetriableConnectorError:
+            if attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, BASE_DELAY * 2 ** attempt))
+    raise AssertionError("unreachable")
 
 
 class OutboundSync:
@@ -92,33 +131,50 @@ class OutboundSync:
 
     def run(self, connector: Connector, progress: Progress | None = None) -> StreamCounts:
         after = ""
+        self.removal = self._removal(connector)
         while True:
             with self.engine.connect() as conn:
                 ids = outbox.due(conn, self.stream.system, self.stream.name, after,
                                  self.batch_size)
                 rows = goldens.read(conn, self.sealer, self.entity, ids) if ids else {}
+                retired = ms.retired_ids(conn, self.entity, ids) if ids else set()
+                held = bulk.fetch_delivery_rows(conn, self.stream.system, self.stream.name,
+                                                ids) if ids else {}
             if not ids:
                 return self.counts
             after = ids[-1]
-            pending, finished = self._prepare_batch(ids, rows)
-            open_circuit = self._deliver(connector, pending, finished)
+            batch = self._prepare_batch(ids, rows, retired, held)
+            open_circuit = self._deliver(connector, batch)
             if progress:
                 progress(len(ids))
             if open_circuit:  # the target is down: the rest waits in the outbox
                 return self.counts
 
-    def _prepare_batch(self, ids: list[str], rows: dict[str, dict[str, Any]]
-                       ) -> tuple[dict[str, Prepared], list[str]]:
-        pending: dict[str, Prepared] = {}
-        finished: list[str] = []  # nothing to send: leave the outbox
+    def _removal(self, connector: Connector) -> str:
+        """What this target does with a record whose golden record is gone."""
+        wanted = self.stream.config.on_golden_delete
+        if wanted is None:
+            return "delete" if Capability.DELETE in connector.capabilities else "keep"
+        if wanted == "delete" and Capability.DELETE not in connector.capabilities:
+            return "keep"  # `kontor check` says so; the copy at the target stays
+        return wanted
+
+    def _prepare_batch(self, ids: list[str], rows: dict[str, dict[str, Any]],
+                       retired: set[str], held: dict[str, tuple[str, str]]) -> Batch:
+        batch = Batch(held=held)
         batch_keys: set[str] = set()
         key_columns = self.stream.spec.key
         for gid in ids:
             self.counts.read += 1
             row = rows.get(gid)
-            if row is None or not self._eligible(row):
-                self.counts.skipped += 1
-                finished.append(gid)
+            if row is None or gid in retired or not self._eligible(row):
+                # Gone (deleted, merged away, retired, erased) or no longer wanted here:
+                # what the target holds of it is removed, deactivated or kept.
+                (batch.gone if gid in held else batch.finished).append(gid)
+                if gid not in held:
+                    self.counts.skipped += 1
+                if gid in held and row is not None:
+                    batch.rows[gid] = row
                 continue
             record = self._prepare(row)
             if record is None:  # quarantined; its outbox row is dead-lettered
@@ -128,16 +184,16 @@ class OutboundSync:
             if any(v is None or v == "" for v in key_values) or target_key in batch_keys:
                 # No key (a customer without email is no subscriber), or two golden records
                 # claiming one target row: sending both would flip it on every run.
-                self.counts.skipped += 1
-                finished.append(gid)
+                (batch.gone if gid in held else batch.finished).append(gid)
+                self.counts.skipped += gid not in held
                 continue
             batch_keys.add(target_key)
-            pending[gid] = (record, target_key, content_hash(record))
-        return pending, finished
+            batch.pending[gid] = (record, target_key, content_hash(record))
+        return batch
 
     def _eligible(self, row: dict[str, Any]) -> bool:
-        for field, wanted in self.stream.config.only_if.items():
-            value = row["custom"].get(field) if field in self.custom else row.get(field)
+        for name, wanted in self.stream.config.only_if.items():
+            value = row["custom"].get(name) if name in self.custom else row.get(name)
             if value != wanted:
                 return False
         return True
@@ -171,25 +227,30 @@ class OutboundSync:
 
     # -- delivery ---------------------------------------------------------------------------
 
-    def _deliver(self, connector: Connector, pending: dict[str, Prepared],
-                 finished: list[str]) -> bool:
-        """Write what changed; record acknowledgements, refusals and the trail together.
-        Returns True when the target failed (open the circuit for this run)."""
+    def _deliver(self, connector: Connector, batch: Batch) -> bool:
+        """Write what changed, remove what is gone; record acknowledgements, refusals and
+        the trail together. Returns True when the target failed (open the circuit)."""
         system, stream = self.stream.system, self.stream.name
-        with self.engine.connect() as conn:
-            acked = bulk.fetch_deliveries(conn, system, stream, list(pending))
+        pending, finished, held = batch.pending, batch.finished, batch.held
+        acked = {gid: h for gid, (_k, h) in held.items()}
         to_send = {gid: p for gid, p in pending.items() if acked.get(gid) != p[2]}
         self.counts.unchanged += len(pending) - len(to_send)
         finished += [gid for gid in pending if gid not in to_send]
+        # A record whose key at the target changed (a new email at the newsletter): its
+        # row under the old key goes, or the target keeps a stale copy for ever.
+        moved = {gid: held[gid][0] for gid in to_send
+                 if gid in held and held[gid][0] != to_send[gid][1]}
         faults.point("outbound.before_write")
         try:
             result: Delivered | None = deliver(connector, self.stream.spec, to_send) \
                 if to_send else None
+            removed = self._remove(connector, batch, moved, to_send)
         except ConnectorError as exc:
+            waiting = list(to_send) + batch.gone
             with self.engine.begin() as conn:
                 outbox.done(conn, system, stream, finished)
-                dead = outbox.failed(conn, system, stream, list(to_send), str(exc))
-            self.counts.error = (f"{exc} — {len(to_send)} records wait in the outbox"
+                dead = outbox.failed(conn, system, stream, waiting, str(exc))
+            self.counts.error = (f"{exc} — {len(waiting)} records wait in the outbox"
                                  + (f", {dead} dead-lettered" if dead else ""))
             self._decisions.clear()
             return True
@@ -199,9 +260,113 @@ class OutboundSync:
             outbox.done(conn, system, stream, finished)
             if result is not None:
                 self._record(conn, result, acked, now)
+            self._record_removals(conn, removed, now)
             faults.point("outbound.before_ack_commit")
         self._decisions.clear()
         return False
+
+    def _remove(self, connector: Connector, batch: Batch, moved: dict[str, str],
+                sending: dict[str, Prepared]) -> Removed:
+        """Delete or deactivate at the target what the hub no longer holds for it.
+
+        A key another golden record holds there (a survivor that took over the merged
+        record's email) is never deleted: only the gone record's delivery state goes.
+        """
+        out = Removed()
+        if not batch.gone and not moved:
+            return out
+        gone_keys = {gid: batch.held[gid][0] for gid in batch.gone}
+        keys = sorted(set(gone_keys.values()) | set(moved.values()))
+        with self.engine.connect() as conn:
+            holders = bulk.key_holders(conn, self.stream.system, self.stream.name, keys)
+        live_keys = {p[1] for p in sending.values()}
+        leaving = set(batch.gone) | set(moved)
+
+        def shared(key: str) -> bool:
+            return key in live_keys or bool(holders.get(key, set()) - leaving)
+
+        if self.removal == "keep":
+            out.kept = list(batch.gone)
+            return out
+        if self.removal == "deactivate":
+            records = {}
+            for gid in batch.gone:
+                key = gone_keys[gid]
+                if shared(key):
+                    out.forgotten.append(gid)
+                    continue
+                records[gid] = self._deactivated(gid, key, batch.rows.get(gid))
+            if records:
+                result = deliver(connector, self.stream.spec, records)
+                out.deactivated = {gid: records[gid] for gid in result.written}
+                out.rejected.update(result.rejected)
+            return out
+        to_delete: dict[str, str] = {}
+        for gid in batch.gone:
+            key = gone_keys[gid]
+            (out.forgotten.append(gid) if shared(key) else to_delete.__setitem__(gid, key))
+        stale = {gid: key for gid, key in moved.items() if not shared(key)}
+        keys_out = sorted(set(to_delete.values()) | set(stale.values()))
+        if keys_out:
+            outcome = _delete(connector, self.stream.spec, keys_out)
+            refused = dict(outcome.rejected)
+            for gid, key in to_delete.items():
+                if key in refused:
+                    out.rejected[gid] = refused[key]
+                else:
+                    out.deleted[gid] = key
+            out.stale = [key for key in stale.values() if key not in refused]
+        return out
+
+    def _deactivated(self, gid: str, key: str, row: dict[str, Any] | None) -> Prepared:
+        """The target's record marked inactive: the full record where the golden row is
+        still here (retired), else its key columns; then the ``deactivate`` values."""
+        record = self._prepare(row) if row is not None else None
+        if record is None:
+            columns = self.stream.spec.key
+            parts = key.split("|") if len(columns) > 1 else [key]
+            record = dict(zip(columns, parts))
+        record = {**record, **self.stream.config.deactivate}
+        return record, key, content_hash(record)
+
+    def _record_removals(self, conn: Any, removed: Removed, now: dt.datetime) -> None:
+        system, stream = self.stream.system, self.stream.name
+        d = bulk.table_of(Delivery)
+        gone = list(removed.deleted) + removed.forgotten
+        for part in bulk.chunks(gone):
+            conn.execute(d.delete().where(d.c.system == system, d.c.stream == stream,
+                                          d.c.golden_id.in_(part)))
+        if removed.deactivated:
+            bulk.upsert(conn, d, [
+                {"system": system, "stream": stream, "golden_id": gid, "target_key": p[1],
+                 "payload_hash": p[2], "run_id": self.run_id, "delivered_at": now}
+                for gid, p in removed.deactivated.items()], ["system", "stream", "golden_id"])
+        outbox.done(conn, system, stream, gone + list(removed.deactivated) + removed.kept)
+        self.counts.deleted += len(removed.deleted)
+        self.counts.deactivated += len(removed.deactivated)
+        self.counts.kept += len(removed.kept)
+        if removed.rejected:
+            problems: list[tuple[RecordProblem, dict[str, Any] | None]] = []
+            for gid, problem in removed.rejected.items():
+                problem.system, problem.stream = system, stream
+                problem.location = problem.location or f"golden {gid}"
+                problems.append((problem, None))
+            self.counts.failed += len(problems)
+            quarantine.save(conn, quarantine.quarantine_rows(
+                problems, run_id=self.run_id, system=system, stream=stream,
+                entity=self.entity, direction="outbound", now=now, sealer=self.sealer))
+            outbox.failed(conn, system, stream, list(removed.rejected),
+                          "removal refused by the target", dead=True)
+        if self.audit is not None:
+            for gid in removed.deleted:
+                self.audit.add("transfer.out", "deleted", at=now, run_id=self.run_id,
+                               source="hub", destination=self.stream.label,
+                               entity=self.entity, golden_id=gid)
+            for gid in removed.deactivated:
+                self.audit.add("transfer.out", "deactivated", at=now, run_id=self.run_id,
+                               source="hub", destination=self.stream.label,
+                               entity=self.entity, golden_id=gid)
+            self.audit.flush(conn)
 
     def _record(self, conn: Any, result: Delivered, acked: dict[str, str],
                 now: dt.datetime) -> None:

@@ -1,7 +1,26 @@
 """One sync run: every inbound stream, then every outbound stream, recorded as a run.
 
-A stream whose system cannot be reached fails alone; the others go on. The run's status
-is ``success`` only when no record failed and no stream failed.
+A stream whose system cannot be reached fails alone; the others go on. A run ends with one
+status, the most severe that applies (and `kontor sync` exits with its code):
+
+=========  ====  ==========================================================================
+status     exit  when
+=========  ====  ==========================================================================
+failed     1     every stream failed (or the run itself was interrupted or crashed)
+partial    1     a stream failed: a source that cannot be read (or whose read ended early,
+                 ``incomplete``), a target that failed while nothing of it waits in the
+                 outbox
+partial    2     no stream failed, but records were refused (quarantined, or refused by a
+                 target and dead-lettered)
+pending    3     nothing failed or was refused, but deliveries wait in the outbox of this
+                 run's targets: for a retry with backoff (the target failed in this run, or
+                 an earlier one and the backoff has not run out) or as dead letters
+success    0     everything read was stored and everything due was delivered
+=========  ====  ==========================================================================
+
+Only the outbound streams of the run's selection count: changes waiting for a target the
+run did not sync do not make it pending. A run that cannot start (another instance holds a
+system's lease, a bad configuration) exits 1 before it is recorded.
 """
 
 from __future__ import annotations
@@ -21,7 +40,7 @@ from hub.config import Deployment, Stream
 from hub.errors import ConnectorError, HubError
 from hub.store import bulk
 from hub.store.sealing import Sealer
-from hub.store.tables import JobLease, SyncRun
+from hub.store.tables import JobLease, Outbox, SyncRun
 from hub.sync import lease
 from hub.sync.counts import StreamCounts
 from hub.sync.inbound import InboundSync
@@ -38,6 +57,27 @@ class RunObserver:
     def stream_finished(self, stream: Stream, counts: StreamCounts) -> None: ...
 
 
+EXIT_SUCCESS = 0  # everything read was stored, everything due was delivered
+EXIT_ERROR = 1  # a stream failed, or the run could not run (lease busy, bad configuration)
+EXIT_REFUSED = 2  # records refused (quarantined or dead-lettered), nothing else wrong
+EXIT_PENDING = 3  # deliveries wait in the outbox (retry with backoff, or dead letters)
+
+
+def _waits(s: StreamCounts) -> int:
+    return s.pending + s.dead
+
+
+def _stream_failed(s: StreamCounts) -> bool:
+    """A stream error that is more than a delivery put off: an outbound stream whose records
+    wait in the outbox only has to be retried (its target is down, the circuit opened)."""
+    return s.error is not None and not (s.direction == "outbound" and _waits(s))
+
+
+def _stream_broken(s: StreamCounts) -> bool:
+    """The stream failed, or its read ended early (the rest of the source was never read)."""
+    return _stream_failed(s) or s.incomplete is not None
+
+
 @dataclass
 class RunResult:
     run_id: int
@@ -51,6 +91,27 @@ class RunResult:
     @property
     def changed(self) -> int:
         return sum(s.created + s.updated for s in self.streams)
+
+    @property
+    def pending(self) -> int:
+        """Records waiting in the outbox of this run's targets for a retry."""
+        return sum(s.pending for s in self.streams)
+
+    @property
+    def dead(self) -> int:
+        """Dead letters of this run's targets (`kontor outbox list --dead`)."""
+        return sum(s.dead for s in self.streams)
+
+    @property
+    def exit_code(self) -> int:
+        """The most severe that applies: 1 error > 2 records refused > 3 deliveries wait."""
+        if self.status == "success":
+            return EXIT_SUCCESS
+        if self.status == "pending":
+            return EXIT_PENDING
+        if self.status == "partial" and not any(_stream_broken(s) for s in self.streams):
+            return EXIT_REFUSED
+        return EXIT_ERROR
 
 
 def _start_run(engine: Engine, trigger: str) -> int:
@@ -71,28 +132,53 @@ def _finish_run(engine: Engine, run_id: int, result: RunResult) -> None:
 
 
 def _status(streams: list[StreamCounts]) -> str:
-    if not streams or all(s.ok for s in streams):
-        return "success"
-    if all(s.error for s in streams):
+    """failed > partial (a stream failed, or records refused) > pending > success."""
+    if streams and all(_stream_failed(s) for s in streams):
         return "failed"
-    return "partial"
+    if any(_stream_broken(s) or s.failed for s in streams):
+        return "partial"
+    if any(_waits(s) for s in streams):
+        return "pending"
+    return "success"
+
+
+def _count_waiting(engine: Engine, streams: list[StreamCounts]) -> None:
+    """Fill in what still waits in the outbox of each outbound stream of this run."""
+    mine = {(s.system, s.stream): s for s in streams if s.direction == "outbound"}
+    if not mine:
+        return
+    t = bulk.table_of(Outbox)
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.system, t.c.stream, t.c.status, func.count())
+                            .where(t.c.system.in_({k[0] for k in mine}))
+                            .group_by(t.c.system, t.c.stream, t.c.status)).all()
+    for system, stream, status, n in rows:
+        counts = mine.get((system, stream))
+        if counts is None:
+            continue
+        if status == "dead":
+            counts.dead = int(n)
+        elif status == "pending":
+            counts.pending = int(n)
 
 
 def run_sync(deployment: Deployment, engine: Engine, *, systems: list[str] | None = None,
              observer: RunObserver | None = None, trigger: str = "cli",
-             actor: str | None = None, hold_leases: bool = True) -> RunResult:
+             actor: str | None = None, hold_leases: bool = True,
+             inbound: bool = True) -> RunResult:
     """Inbound for every selected system, then outbound; returns the counts per stream.
+    ``inbound=False``: deliver only (the delivery worker), nothing is read from sources.
 
     Holds a lease on every system it touches (``lease.Busy`` when another run has one);
     every record received or sent lands in the audit trail; the run ends with a signed
     checkpoint of the trail.
     """
-    inbound = deployment.streams("inbound", systems)
+    pulls = deployment.streams("inbound", systems) if inbound else []
     outbound = deployment.streams("outbound", systems)
-    names = [f"sync:{s.system}" for s in inbound + outbound] if hold_leases else []
+    names = [f"sync:{s.system}" for s in pulls + outbound] if hold_leases else []
     with lease.held(engine, names) as holder:
         _close_interrupted_runs(engine, holder)
-        return _run(deployment, engine, inbound, outbound, observer or RunObserver(),
+        return _run(deployment, engine, pulls, outbound, observer or RunObserver(),
                     trigger, actor)
 
 
@@ -140,14 +226,18 @@ def _run(deployment: Deployment, engine: Engine, inbound: list[Stream],
         result.status = "failed"
         _finish_run(engine, run_id, result)
         raise
+    _count_waiting(engine, result.streams)
     result.status = _status(result.streams)
     _finish_run(engine, run_id, result)
-    log.info("run %s finished: %s", run_id, result.status)
+    log.info("run %s finished: %s%s", run_id, result.status,
+             f" ({result.pending} records wait for delivery, {result.dead} dead letters)"
+             if result.pending or result.dead else "")
     with engine.begin() as conn:
         audit.add("run", result.status, run_id=run_id,
                   detail={"streams": {f"{s.system}.{s.stream}": {
                       k: getattr(s, k) for k in ("read", "created", "updated", "unchanged",
-                                                 "skipped", "failed")} for s in result.streams}})
+                                                 "skipped", "failed", "pending", "dead")}
+                      for s in result.streams}})
         audit.flush(conn)
         faults.point("run.before_checkpoint")
         signing.checkpoint(conn, keyring)

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
 from hub.api.deps import ConnDep, HubDep
-from hub.api.operations import open_quarantine, recent_runs, systems_overview
+from hub.api.services import open_quarantine, recent_runs, systems_overview
 from hub.canonical import MODELS
 from hub.store import bulk
 from hub.web import reports

@@ -10,10 +10,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, or_, select
 
-from hub.api.audit import restricted_reads
 from hub.api.deps import ConnDep, HubDep, disclosure
 from hub.api.disclosure import Disclosure, business_values
-from hub.api.records import EMAIL_FIELD, NAME_FIELDS
+from hub.api.services import EMAIL_FIELD, NAME_FIELDS, restricted_reads
 from hub.api.writes import load
 from hub.audit import query as audit_query
 from hub.auth.roles import Permission, allows

@@ -7,7 +7,7 @@ import datetime as dt
 from markupsafe import Markup
 from sqlalchemy import Connection, func, select
 
-from hub.api.reports import transfers
+from hub.api.services import transfers
 from hub.auth import roles
 from hub.auth.tables import RestrictedReadLog
 from hub.auth.tokens import Caller

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hub.api.deps import HubDep, disclosure
 from hub.api.disclosure import business_values
-from hub.api.review import decide
+from hub.api.services import decide
 from hub.records import jsonable
 from hub.store import bulk, goldens
 from hub.store.matching_tables import ReviewPair

@@ -62,6 +62,7 @@ for _plural in ("customers", "employees"):
     EXPECTED[("POST", f"/api/v1/{_plural}")] = WRITE
     EXPECTED[("PUT", f"/api/v1/{_plural}/{{golden_id}}")] = WRITE
     EXPECTED[("PATCH", f"/api/v1/{_plural}/{{golden_id}}")] = WRITE
+    EXPECTED[("DELETE", f"/api/v1/{_plural}/{{golden_id}}")] = WRITE
 
 # Values for path parameters; writes aim at records that do not exist or send bodies that
 # fail validation, so an allowed call changes nothing.

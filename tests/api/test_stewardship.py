@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from hub.auth.roles import Role
-from hub.store import goldens
-from hub.sync import outbox
+from hub.store import goldens, outbox
 from tests.api.kit import Served, demo_hub, raise_review_pair, serve
 
 

@@ -49,7 +49,7 @@ def _cli(config: Path, *args: str) -> tuple[int, str]:
 
 def test_list_show_retry_and_discard(config: Path) -> None:
     code, out = _cli(config, "sync", "--json")
-    assert code == 1
+    assert code == 2  # records refused
     code, out = _cli(config, "quarantine", "--json")  # no subcommand: the open entries
     assert code == 0
     entries = {e["source_key"]: e for e in json.loads(out)}

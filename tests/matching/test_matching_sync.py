@@ -186,29 +186,22 @@ def test_matching_queries_are_per_batch_not_per_record(folder: Path) -> None:
 
 
 def test_records_written_outside_a_sync_get_match_keys(folder: Path) -> None:
-    """E.g. the API creates a customer: a later sync must find it by its email."""
-    import datetime as dt
+    """The API creates a customer (its own write path, nothing called by hand): a later
+    sync of the same person from a source links to it, one golden record."""
+    from hub.api.writes import WriteSource, create
+    from hub.auth.roles import Role
+    from hub.auth.tokens import Caller
 
-    from hub.store import goldens
-    from hub.sync.inbound import history_row, merge_into, new_golden
-    from hub.sync.match_merge import refresh_match_keys
     write_rows(folder, "crm", [])
     write_rows(folder, "shop", [person("s1", "Anna", "Schmidt", email="anna@example.org")])
     hub = _open(folder)
-    now = dt.datetime.now(dt.UTC)
-    builtin = [f for f, s in hub.deployment.fields["customer"].items() if not s.custom]
-    row, _ = merge_into(new_golden("C-900", now, builtin),
-                        {"first_name": "Anna", "last_name": "Schmidt",
-                         "email": "anna@example.org"}, observed_at=now.isoformat(),
-                        source={"system": "api", "key": "tester"}, builtin=builtin, custom=[])
-    row.update(version=1, updated_at=now)
-    with hub.engine.begin() as conn:
-        goldens.write(conn, hub.sealer, "customer", inserts=[row], updates=[], history=[
-            history_row("customer", row, builtin, system="api", run_id=None, now=now)])
-        refresh_match_keys(conn, hub.deployment, "customer", {"C-900": row}, {})
+    row = create(hub, "customer", {"first_name": "Anna", "last_name": "Schmidt",
+                                   "email": "anna@example.org"},
+                 WriteSource("api", Caller(1, "tester", Role.ADMIN)))
     result = run_sync(hub.deployment, hub.engine, systems=["shop"])
     assert result.streams[0].situations["unlinked"] == 1
-    assert _xrefs(hub)[("shop", "s1")] == "C-900"
+    assert _xrefs(hub)[("shop", "s1")] == row["id"]
+    assert len(_goldens(hub)) == 1
     hub.close()
 
 

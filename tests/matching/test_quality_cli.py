@@ -53,7 +53,7 @@ def test_dedupe_reports_clusters_inside_one_source_and_writes_nothing(config: Pa
 
 
 def test_quality_table_json_and_html(config: Path, tmp_path: Path) -> None:
-    assert _cli(config, "sync")[0] == 1  # Ida's date is refused
+    assert _cli(config, "sync")[0] == 2  # Ida's date is refused
     code, out = _cli(config, "quality", "--json")
     assert code == 0, out
     report = json.loads(out)

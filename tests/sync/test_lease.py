@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
 from hub.store import bulk
 from hub.store.db import make_engine
@@ -80,3 +85,78 @@ def test_the_heartbeat_keeps_a_long_run_alive(engine) -> None:  # type: ignore[n
         with engine.connect() as conn:
             row = conn.execute(t.select()).one()
         assert row.expires_at.replace(tzinfo=dt.UTC) > dt.datetime.now(dt.UTC)
+
+
+def _lease_held_by(engine, holder: str) -> None:  # type: ignore[no-untyped-def]
+    t = bulk.table_of(JobLease)
+    with engine.begin() as conn:  # a lease that would not expire for a long time
+        conn.execute(t.insert().values(name="sync:crm", holder=holder,
+                                       expires_at=dt.datetime.now(dt.UTC) +
+                                       dt.timedelta(minutes=10)))
+
+
+def _state(pid: int) -> str | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 1:].split()[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_zombie_holder_is_taken_over_at_once(engine) -> None:  # type: ignore[no-untyped-def]
+    # A killed run under a PID 1 that does not reap: the process exited, nobody waited.
+    child = subprocess.Popen(["sh", "-c", "exit 0"])
+    try:
+        for _ in range(500):
+            if _state(child.pid) == "Z":
+                break
+            time.sleep(0.01)
+        assert _state(child.pid) == "Z"
+        os.kill(child.pid, 0)  # the trap: signal 0 calls a zombie alive
+        for holder in (f"{socket.gethostname()}:{child.pid}:0123abcd",  # the older form
+                       lease.holder_id().replace(f":{os.getpid()}:", f":{child.pid}:", 1)):
+            with engine.begin() as conn:
+                conn.execute(delete(bulk.table_of(JobLease)))
+            _lease_held_by(engine, holder)
+            with lease.held(engine, ["sync:crm"]) as mine:
+                assert mine != holder
+    finally:
+        child.wait()  # reap it
+
+
+def test_a_live_holder_on_this_machine_is_respected(engine) -> None:  # type: ignore[no-untyped-def]
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        start = lease._start_time(child.pid) or ""
+        for holder in (f"{socket.gethostname()}:{child.pid}:{start}:0123abcd",
+                       f"{socket.gethostname()}:{child.pid}:0123abcd"):  # the older form
+            with engine.begin() as conn:
+                conn.execute(delete(bulk.table_of(JobLease)))
+            _lease_held_by(engine, holder)
+            with pytest.raises(lease.Busy, match=f"synced by {holder} until"), \
+                    lease.held(engine, ["sync:crm"]):
+                pass
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_reused_pid_is_not_the_holder(engine) -> None:  # type: ignore[no-untyped-def]
+    # The lease names a live pid, but the process with that pid started at another time.
+    start = lease._start_time(os.getppid())
+    assert start is not None
+    holder = f"{socket.gethostname()}:{os.getppid()}:{int(start) + 1}:0123abcd"
+    _lease_held_by(engine, holder)
+    with lease.held(engine, ["sync:crm"]) as mine:
+        assert mine != holder
+
+
+def test_a_process_that_is_gone_is_not_the_holder(engine) -> None:  # type: ignore[no-untyped-def]
+    child = subprocess.Popen(["sh", "-c", "exit 0"])
+    child.wait()  # exited and reaped: its pid names nothing now
+    holder = f"{socket.gethostname()}:{child.pid}:0123abcd"
+    _lease_held_by(engine, holder)
+    with lease.held(engine, ["sync:crm"]) as mine:
+        assert mine != holder

@@ -59,8 +59,9 @@ def test_a_target_that_is_down_gets_every_change_once_it_is_back(deployment) -> 
     good = config.read_text(encoding="utf-8")
     config.write_text(good.replace(url, url.replace(":5432/", ":1/")), encoding="utf-8")
     down = kontor(config, "sync", "--json")
-    assert down.exit_code == 1
+    assert down.exit_code == 3  # deliveries pending: nothing failed for good
     report = json.loads(down.stdout)
+    assert (report["status"], report["pending"]) == ("pending", 3)
     warehouse = next(s for s in report["streams"] if s["system"] == "warehouse")
     assert warehouse["error"] and "outbox" in warehouse["error"]
     shop = next(s for s in report["streams"] if s["system"] == "shop")
@@ -87,7 +88,8 @@ def test_refused_records_become_dead_letters_to_retry_or_discard(deployment) -> 
                                  "a.very.long.address.for.a.small.column@example.org",
                                  "1990-01-01", "de", "no", "", "2026-01-01T00:00:00"])
     first = kontor(config, "sync", "--json")
-    assert first.exit_code == 1
+    assert first.exit_code == 2  # a record refused by the target
+    assert json.loads(first.stdout)["dead"] == 1
     assert set(_rows(engine)) == {"1001", "1002", "1003"}  # the rest went through
     dead = json.loads(kontor(config, "outbox", "list", "--dead", "--json").stdout)["rows"]
     assert [(d["system"], d["status"]) for d in dead] == [("warehouse", "dead")]
@@ -95,6 +97,8 @@ def test_refused_records_become_dead_letters_to_retry_or_discard(deployment) -> 
 
     with engine.begin() as conn:  # the target's admin widens the column
         conn.execute(text("ALTER TABLE customers ALTER COLUMN email TYPE TEXT"))
+    waiting = kontor(config, "sync", "--json")  # the dead letter keeps the run pending
+    assert (waiting.exit_code, json.loads(waiting.stdout)["status"]) == (3, "pending")
     assert kontor(config, "outbox", "retry").exit_code == 0
     assert kontor(config, "sync").exit_code == 0
     assert "1004" in _rows(engine)

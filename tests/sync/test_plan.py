@@ -27,7 +27,7 @@ def _store_counts(folder: Path) -> tuple[int, ...]:
 
 def test_plan_writes_nothing_and_shows_field_changes(tmp_path: Path) -> None:
     demo = write_demo(tmp_path / "d", customers=120, employees=20, seed=4)
-    assert kontor(demo.config, "sync").exit_code == 1  # the demo's dirty records
+    assert kontor(demo.config, "sync").exit_code == 2  # the demo's dirty records
     before = _store_counts(demo.target)
     payroll_before = sqlite3.connect(demo.paths["payroll"]).execute(
         "SELECT * FROM employees ORDER BY 1").fetchall()

@@ -12,13 +12,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from connectors.base import Capability
 from hub.audit import query
 from hub.audit.record import AuditLog
-from hub.canonical import MODELS
 from hub.context import Hub
+from hub.golden.writer import GoldenWriter
 from hub.records import jsonable
 from hub.store import bulk, goldens
 from hub.store.tables import Delivery, RecordHistory, Xref
@@ -91,13 +91,19 @@ def erase(hub: Hub, entity: str, golden_id: str, *, actor: str) -> Erasure | Non
             continue
         (result.failed if outcome.rejected else result.deleted_in).append(label)
 
-    model = bulk.table_of(MODELS[entity])
-    blank = {c: None for c in deployment.fields[entity] if not deployment.fields[entity][c].custom}
     log = AuditLog(deployment.keyring(), actor)
+    writer = GoldenWriter(deployment, hub.sealer, entity, audit=log)
+    now = dt.datetime.now(dt.UTC)
     with hub.engine.begin() as conn:
-        hub.sealer.forget(conn, entity, golden_id)
-        conn.execute(update(model).where(model.c.id == golden_id).values(
-            **blank, custom={}, provenance={}, updated_at=dt.datetime.now(dt.UTC)))
+        writer.lock(conn)
+        before = goldens.read(conn, hub.sealer, entity, [golden_id])[golden_id]
+        blank = {**before, **{c: None for c in writer.builtin}, "custom": {},
+                 "provenance": {}, "updated_at": now}
+        # Blank, and retired: every target that still holds the person deletes them (or
+        # keeps them, per its on_golden_delete), also the ones down right now.
+        writer.save(conn, updates=[blank], before={golden_id: before})
+        writer.retire(conn, [golden_id], reason="erased (Art. 17)", run_id=None, now=now)
+        hub.sealer.forget(conn, entity, golden_id)  # after the save: no key survives it
         h = bulk.table_of(RecordHistory)
         conn.execute(delete(h).where(h.c.entity == entity, h.c.golden_id == golden_id))
         for label in result.deleted_in:  # what is gone there needs no more delivery state

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, literal, select, update
+from sqlalchemy import Connection, delete, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.canonical import MODELS
@@ -15,6 +16,17 @@ from hub.store import bulk
 from hub.store.tables import Outbox
 
 MAX_ATTEMPTS = 8  # then the row is dead-lettered
+
+#: Set whenever something enters the outbox in this process: wakes the delivery worker.
+CHANGED = threading.Event()
+
+
+def _wake(conn: Connection) -> None:
+    """Wake delivery workers: this process's at once, other instances' on PostgreSQL by
+    NOTIFY, which the database sends only when this transaction commits."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_notify('kontor_outbox', '')"))
+    CHANGED.set()
 
 
 def _insert(conn: Connection):  # type: ignore[no-untyped-def]
@@ -38,6 +50,7 @@ def enqueue(conn: Connection, entity: str, golden_ids: Sequence[str],
         index_elements=["system", "stream", "golden_id"],
         set_={"status": "pending", "attempts": 0, "next_attempt_at": None,
               "last_error": None, "enqueued_at": stmt.excluded.enqueued_at}), rows)
+    _wake(conn)
 
 
 def enqueue_all(conn: Connection, entity: str, system: str, stream: str) -> None:
