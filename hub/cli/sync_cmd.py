@@ -129,6 +129,13 @@ def _summary(result: RunResult, problems: list[dict[str, str | None]]) -> None:
             console.print(f"[red]✗ {s.system}.{s.stream}: the read ended early "
                           "(no deletes were inferred):[/] ", end="")
             console.print(s.incomplete, markup=False, highlight=False)
+        removals = [f"{n} {what}" for n, what in (
+            (s.deleted, "deleted"), (s.retired, "retired"), (s.deactivated, "deactivated"),
+            (s.kept, "kept although gone from the hub")) if n]
+        if removals:
+            whose = "at the source" if s.direction == "inbound" else "at the target"
+            console.print(f"  {s.system}.{s.stream}: {', '.join(removals)} {whose}",
+                          highlight=False)
         if s.unknown_columns:
             console.print(f"[yellow]! {s.system}.{s.stream}: columns not in the mapping were "
                           f"dropped:[/] {', '.join(s.unknown_columns)}", highlight=False)

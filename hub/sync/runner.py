@@ -90,7 +90,8 @@ class RunResult:
 
     @property
     def changed(self) -> int:
-        return sum(s.created + s.updated for s in self.streams)
+        return sum(s.created + s.updated + s.deleted + s.retired + s.deactivated
+                   for s in self.streams)
 
     @property
     def pending(self) -> int:
