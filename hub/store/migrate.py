@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -20,9 +20,24 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return cfg
 
 
+#: Any constant: PostgreSQL advisory-lock id for "migrating Kontor's store".
+_MIGRATION_LOCK = 0x4B6F6E746F72
+
+
 def upgrade(engine: Engine) -> None:
-    """Apply every pending migration (idempotent; safe on every start)."""
+    """Apply every pending migration (idempotent; safe on every start).
+
+    Two processes starting at once on a fresh store (two `kontor sync` of different
+    systems, two instances) must not both create the tables: the first takes the store's
+    write lock (SQLite) or an advisory lock (PostgreSQL) for its whole migration, the
+    other waits, then finds the schema at head and does nothing.
+    """
     cfg = alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                               {"k": _MIGRATION_LOCK})
+        elif connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
