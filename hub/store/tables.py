@@ -8,10 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from hub.audit.tables import AuditCheckpoint, AuditDecisionSet, AuditEntry, AuditHead  # noqa: F401
-from hub.auth.tables import ApiToken, RestrictedReadLog  # noqa: F401
-
-# Imported so that every table is registered on SQLModel.metadata for Alembic.
+# Imported so that these tables register on SQLModel.metadata with the store's own; the
+# audit and auth tables are gathered by the migrations' env (they sit beside the store).
 from hub.canonical import Customer, Employee  # noqa: F401
 from hub.store.matching_tables import (  # noqa: F401
     GoldenMerge,

@@ -22,7 +22,7 @@ from hub.auth.roles import Role
 from hub.canonical import Customer
 from hub.context import open_hub
 from hub.store import bulk
-from hub.store.tables import Outbox
+from hub.store.tables import Outbox, Xref
 from hub.survivorship.merging import Steward
 from hub.survivorship.overrides import set_override
 from hub.sync.runner import run_sync
@@ -230,3 +230,65 @@ def test_steward_merge_unmerge_override_reach_the_targets(world: World) -> None:
     assert "Stewardname" in {n for _, n in world.warehouse().values()}
     assert ("steward", "override", "hub") in world.trail(survivor)
     assert world.waiting() == 0
+
+
+def _reconfigure(world: World, old: str, new: str) -> None:
+    config = world.hub.deployment.path
+    text_ = config.read_text(encoding="utf-8")
+    assert old in text_
+    config.write_text(text_.replace(old, new, 1), encoding="utf-8")
+    world.hub.close()
+    world.served = serve(open_hub(config))
+
+
+def _only_in_crm(world: World) -> tuple[str, str]:
+    """(golden id, KundenNr) of a warehouse customer that only the CRM knows."""
+    x = bulk.table_of(Xref)
+    with world.hub.engine.connect() as conn:
+        rows = conn.execute(select(x.c.golden_id, x.c.system, x.c.source_key)).all()
+    systems: dict[str, list[tuple[str, str]]] = {}
+    for gid, system, key in rows:
+        systems.setdefault(gid, []).append((system, key))
+    for gid, refs in sorted(systems.items()):
+        if len(refs) == 1 and refs[0][0] == "crm":
+            return gid, refs[0][1]
+    raise AssertionError("every customer is in two systems")
+
+
+def test_deactivate_and_keep_instead_of_delete_and_a_retired_record(world: World) -> None:
+    """Per target: the warehouse deactivates, the newsletter keeps; a record every source
+    deleted (on_delete: retire) leaves the warehouse the same way."""
+    _reconfigure(world, "key: [customer_number], mapping: mappings/warehouse.yaml}",
+                 "key: [customer_number], mapping: mappings/warehouse.yaml,\n"
+                 "                  on_golden_delete: deactivate,\n"
+                 "                  deactivate: {first_name: '(inactive)'}}")
+    _reconfigure(world, "        mapping: mappings/newsletter_customer.yaml",
+                 "        mapping: mappings/newsletter_customer.yaml\n"
+                 "        on_golden_delete: keep")
+    config = world.hub.deployment.path
+    config.write_text(config.read_text(encoding="utf-8") +
+                      "\ndeletes: {detect: true, on_delete: retire}\n", encoding="utf-8")
+    _reconfigure(world, "version: 1", "version: 1")
+    world.sync()  # the changed mappings and policies put every record into the outbox
+    gid, email = _subscriber(world)
+    t = bulk.table_of(Customer)
+    with world.hub.engine.connect() as conn:
+        number = conn.execute(select(t.c.customer_number).where(t.c.id == gid)).scalar_one()
+    etag = world.api("GET", f"/api/v1/customers/{gid}").headers["ETag"]
+    world.api("DELETE", f"/api/v1/customers/{gid}", headers={"If-Match": etag})
+    world.sync()
+    assert world.warehouse()[number] == (email, "(inactive)")
+    assert email in world.newsletter()  # kept
+    assert world.waiting() == 0
+
+    retired, key = _only_in_crm(world)
+    with world.hub.engine.connect() as conn:
+        number = conn.execute(select(t.c.customer_number).where(t.c.id == retired)
+                              ).scalar_one()
+    path = world.folder / "data" / "crm" / "kunden.csv"
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join(line for line in lines
+                                if not line.startswith(key.encode() + b";")))
+    world.sync()
+    assert world.warehouse()[number][1] == "(inactive)"
+    assert ("record.retire", "retired", "hub") in world.trail(retired)

@@ -5,7 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import hub.store.tables  # noqa: F401  (registers every table)
+# Every table registers on SQLModel.metadata when its module is imported: gathered here,
+# so that tables need not import each other across layers.
+import hub.audit.tables
+import hub.auth.tables
+import hub.store.tables  # noqa: F401
 from hub.store.db import make_engine
 
 config = context.config
