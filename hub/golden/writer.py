@@ -38,6 +38,7 @@ from hub.store.matching_tables import GoldenOverride, GoldenRetired
 from hub.store.sealing import Sealer
 from hub.store.tables import RecordHistory
 from hub.survivorship.rules import Survivorship, typed
+from policies.keys import Keyring
 
 #: Set while a GoldenWriter writes: the test suite refuses golden-table writes without it.
 writing: contextvars.ContextVar[bool] = contextvars.ContextVar("kontor_golden_writing",
@@ -53,21 +54,22 @@ def _writing() -> Iterator[None]:
         writing.reset(token)
 
 
-def key_digest(deployment: Deployment) -> ms.KeyDigest:
+def key_digest(deployment: Deployment, keyring: Keyring | None = None) -> ms.KeyDigest:
     """The digest for match keys, keyed by the deployment's first master key.
 
     The first key, not the active one: rotating keys must not make every stored match key
-    unfindable.
+    unfindable. ``keyring``: the one already loaded (else it is read from its file).
     """
-    keyring = deployment.keyring()
+    keyring = keyring or deployment.keyring()
     first = next(iter(keyring.keys))
     return ms.KeyDigest(keyring.derive("kontor-match-keys", key_id=first))
 
 
-def matcher_for(deployment: Deployment, entity: str) -> Matcher:
+def matcher_for(deployment: Deployment, entity: str, keyring: Keyring | None = None
+                ) -> Matcher:
     cfg = deployment.config
     return Matcher(entity, mm.matching_for(cfg, entity), mm.rules_for(cfg, entity),
-                   key_digest(deployment))
+                   key_digest(deployment, keyring))
 
 
 def survivorship(deployment: Deployment, entity: str) -> Survivorship:
@@ -106,7 +108,7 @@ class GoldenWriter:
         self.deployment, self.sealer, self.entity, self.audit = deployment, sealer, entity, audit
         self.builtin, self.custom = split_fields(deployment.fields[entity])
         self.subscribers = subscribers(deployment, entity)
-        self.matcher = matcher or matcher_for(deployment, entity)
+        self.matcher = matcher or matcher_for(deployment, entity, sealer.keyring)
 
     def lock(self, conn: Connection) -> None:
         """Call first in the transaction: see ``bulk.lock_entity``."""

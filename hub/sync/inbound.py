@@ -53,8 +53,6 @@ class InboundSync:
         self.batch_size = deployment.config.batch_size
         self.settle = False
         self.audit = audit
-        self.subscribers = [(s.system, s.name) for s in deployment.streams("outbound")
-                            if s.entity == self.entity]
         self._received_fields = audit.field_set(
             [{"field": f, "category": deployment.fields[self.entity][f].category.key,
               "action": "received"} for f in stream.mapping.canonical_fields
