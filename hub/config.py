@@ -153,6 +153,10 @@ class KontorConfig(_Strict):
     policies: str = "policies"
     #: Master-key file; KONTOR_MASTER_KEY in the environment takes precedence.
     keyring: str = ".kontor/keyring.json"
+    #: Where browsers and SCIM clients reach the hub (https://kontor.example.org): builds
+    #: SCIM locations and is the only origin the dashboard accepts forms from.
+    public_url: str | None = Field(default=None, max_length=200,
+                                   pattern=r"^https?://[^/?#@\s]+(/[^?#\s]*)?$")
     custom_fields: dict[Literal["customer", "employee"], dict[str, CustomField]] = Field(
         default_factory=dict)
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
@@ -164,6 +168,9 @@ class KontorConfig(_Strict):
     survivorship: dict[Literal["customer", "employee"], mm_settings.EntitySurvivorship] = \
         Field(default_factory=dict)
     deletes: mm_settings.DeletePolicy = Field(default_factory=mm_settings.DeletePolicy)
+    #: How many audit entries may follow the last signed checkpoint before `kontor audit
+    #: verify` fails (exit 3) unless --allow-unsigned-tail: they could be rewritten unseen.
+    audit_unsigned_tail: int = Field(default=10_000, ge=0)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from hub import config
 from hub.audit import changes
-from hub.store.db import make_engine
+from hub.store.db import check_keyring_opens, make_engine
 from hub.store.migrate import upgrade
 from hub.store.sealing import Sealer
 
@@ -29,7 +29,16 @@ def open_hub(config_file: str | Path | None = None, *, migrate: bool = True) -> 
     deployment = config.load(config_file)
     keyring = deployment.keyring()  # fails early, in plain words, when the key is missing
     engine = make_engine(deployment.database_url)
-    if migrate:
-        upgrade(engine)
-        changes.record_if_changed(engine, deployment)  # config and policy edits get audited
-    return Hub(deployment, engine, Sealer(keyring, deployment.fields))
+    sealer = Sealer(keyring, deployment.fields)
+    try:
+        if migrate:
+            upgrade(engine)
+        # Another deployment's keyring would seal new records under keys the real one
+        # cannot open: refuse before anything is read or written.
+        check_keyring_opens(engine, sealer.envelope)
+        if migrate:
+            changes.record_if_changed(engine, deployment)  # config and policy edits audited
+    except BaseException:
+        engine.dispose()
+        raise
+    return Hub(deployment, engine, sealer)

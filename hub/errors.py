@@ -55,6 +55,28 @@ class RecordProblem:
         return f"{' / '.join(parts)}: {self.reason}"
 
 
+class KeyringError(ConfigError):
+    """The keyring or master key is missing, unreadable, unsafe, or does not open this
+    store's data keys. A ``ConfigError`` (callers that catch those keep working) whose
+    message is one line naming what to do; never any key material or record value."""
+
+    def __init__(self, message: str, *, where: str = ""):
+        super().__init__([ConfigProblem(where, "", message)])
+
+    def __str__(self) -> str:
+        problem = self.problems[0]
+        return str(problem) if problem.file else problem.message
+
+
+class WrongKeyringError(KeyringError):
+    """A data key in the store does not unwrap with the keyring: another deployment's
+    keyring or master key (or an altered key table). Fails safe: nothing is read."""
+
+    def __init__(self, source: str = ""):
+        super().__init__("the keyring does not open this store's data keys: wrong keyring "
+                         "or KONTOR_MASTER_KEY?", where=source)
+
+
 class MappingError(HubError):
     """A record could not be mapped: a skippable, per-record problem."""
 

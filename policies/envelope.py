@@ -5,6 +5,17 @@ by a key-encryption key derived from a master key in the keyring, never in the d
 the clear, and carry the master key's id, so `kontor keys rotate` re-wraps them without
 touching the data. Deleting a subject's wrapped DEK makes its restricted values unreadable
 everywhere, backups included (crypto-shredding).
+
+Sealed values come in two formats, told apart by their prefix (the version marker):
+
+- ``sealed:v2:`` (written now): the JSON plaintext is padded to a fixed *bucket* before
+  encryption (ISO/IEC 7816-4: one 0x80 byte, then zero bytes), so every value of a field
+  sealed into the same bucket has the same length, and "absent" (``None``) is sealed too.
+  The bucket is chosen by the caller per field (``hub.store.sealing``); a value that does
+  not fit goes to the next bucket of ``BUCKETS`` (beyond the largest: the next multiple of
+  it), which reveals only that the value is unusually long.
+- ``sealed:v1:`` (before issue 14): unpadded, so the length of the ciphertext follows the
+  length of the value. Still opened; ``kontor keys reseal`` rewrites them as v2.
 """
 
 from __future__ import annotations
@@ -17,10 +28,17 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from hub.errors import WrongKeyringError
 from policies import keys
 from policies.keys import Keyring
 
-SEALED_PREFIX = "sealed:v1:"
+SEALED_PREFIX = "sealed:v1:"  # the legacy, unpadded format
+PADDED_PREFIX = "sealed:v2:"
+_ANY_PREFIX = "sealed:v"
+
+#: Plaintext sizes (bytes, padding included) a sealed value is padded to.
+BUCKETS: tuple[int, ...] = (64, 256, 1024, 4096)
+_NONCE, _TAG = 12, 16
 
 
 class UnreadableValue(Exception):
@@ -62,24 +80,70 @@ class Envelope:
         raw = _unb64(wrapped)
         try:
             return self._kek(key_id).decrypt(raw[:12], raw[12:], subject.encode())
-        except InvalidTag:
-            raise UnreadableValue(f"the data key of {subject} does not unwrap") from None
+        except InvalidTag:  # another deployment's keyring: one clear error, no key shown
+            raise WrongKeyringError(self.keyring.source) from None
 
 
-def seal(dek: bytes, value: object, aad: str) -> str:
-    """Encrypt any JSON-able value; ``aad`` binds it to its record and field."""
-    nonce = os.urandom(12)
+def bucket_for(size: int, minimum: int = BUCKETS[0]) -> int:
+    """The padded size for a plaintext of ``size`` bytes (plus the one padding byte), at
+    least ``minimum``: the smallest bucket that fits, else the next multiple of the largest."""
+    need = size + 1
+    for bucket in BUCKETS:
+        if bucket >= minimum and bucket >= need:
+            return bucket
+    top = max(BUCKETS[-1], minimum)
+    return -(-need // top) * top
+
+
+def _pad(plain: bytes, bucket: int) -> bytes:
+    size = bucket_for(len(plain), bucket)
+    return plain + b"\x80" + b"\0" * (size - len(plain) - 1)
+
+
+def _unpad(padded: bytes) -> bytes:
+    plain = padded.rstrip(b"\0")
+    if not plain.endswith(b"\x80"):
+        raise UnreadableValue("a sealed value has no valid padding")
+    return plain[:-1]
+
+
+def sealed_length(bucket: int) -> int:
+    """The length of a v2 sealed value whose plaintext fits ``bucket`` bytes."""
+    raw = _NONCE + bucket + _TAG
+    return len(PADDED_PREFIX) + (4 * raw + 2) // 3
+
+
+def seal(dek: bytes, value: object, aad: str, *, bucket: int = BUCKETS[0]) -> str:
+    """Encrypt any JSON-able value, ``None`` (absent) included, padded to at least
+    ``bucket`` bytes; ``aad`` binds it to its record and field."""
+    nonce = os.urandom(_NONCE)
+    plain = _pad(orjson.dumps(value, default=str), bucket)
+    return PADDED_PREFIX + _b64(nonce + AESGCM(dek).encrypt(nonce, plain, aad.encode()))
+
+
+def seal_v1(dek: bytes, value: object, aad: str) -> str:
+    """The legacy unpadded format (length leaks): only for tests and ``bench/``."""
+    nonce = os.urandom(_NONCE)
     plain = orjson.dumps(value, default=str)
     return SEALED_PREFIX + _b64(nonce + AESGCM(dek).encrypt(nonce, plain, aad.encode()))
 
 
 def unseal(dek: bytes, token: str, aad: str) -> object:
-    raw = _unb64(token[len(SEALED_PREFIX):])
+    padded = token.startswith(PADDED_PREFIX)
+    if not padded and not token.startswith(SEALED_PREFIX):
+        raise UnreadableValue("not a sealed value of a known format")
+    raw = _unb64(token[len(PADDED_PREFIX if padded else SEALED_PREFIX):])
     try:
-        return orjson.loads(AESGCM(dek).decrypt(raw[:12], raw[12:], aad.encode()))
+        plain = AESGCM(dek).decrypt(raw[:_NONCE], raw[_NONCE:], aad.encode())
     except InvalidTag:
         raise UnreadableValue("a sealed value does not decrypt (moved or altered)") from None
+    return orjson.loads(_unpad(plain) if padded else plain)
 
 
 def is_sealed(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(SEALED_PREFIX)
+    return isinstance(value, str) and value.startswith(_ANY_PREFIX)
+
+
+def is_padded(value: object) -> bool:
+    """Sealed in the current, length-hiding format."""
+    return isinstance(value, str) and value.startswith(PADDED_PREFIX)

@@ -1,7 +1,8 @@
 """The keyring: master keys that never live in the database, and keys derived from them.
 
-A keyring is a small JSON file (mode 600) or the environment variable KONTOR_MASTER_KEY
-(base64 of 32 bytes). Every other key is derived with HKDF-SHA256 from the active master
+A keyring is a small JSON file (mode 600; a file that others may read or write is refused,
+as ssh refuses such a private key) or the environment variable KONTOR_MASTER_KEY (base64
+of 32 bytes). Every other key is derived with HKDF-SHA256 from the active master
 key and a purpose label, so a destination's pseudonymisation key, its encryption key and
 the tokenisation key are independent of each other and of the master key.
 """
@@ -12,13 +13,14 @@ import base64
 import json
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from hub.errors import ConfigError, ConfigProblem
+from hub.errors import KeyringError
 
 ENV_MASTER_KEY = "KONTOR_MASTER_KEY"
 KEY_BYTES = 32
@@ -38,8 +40,9 @@ class Keyring:
     def master(self, key_id: str | None = None) -> bytes:
         kid = key_id or self.active
         if kid not in self.keys:
-            raise ConfigError([ConfigProblem(self.source, "keys", f"master key {kid!r} is not "
-                                             "in the keyring (was it retired too early?)")])
+            raise KeyringError(f"master key {kid!r} is not in the keyring: wrong keyring or "
+                               f"{ENV_MASTER_KEY}, or a key retired too early?",
+                               where=self.source)
         return self.keys[kid]
 
     def derive(self, label: str, *, key_id: str | None = None, length: int = KEY_BYTES) -> bytes:
@@ -60,8 +63,7 @@ def _decode(value: str, where: str) -> bytes:
     except (ValueError, TypeError):
         raw = b""
     if len(raw) != KEY_BYTES:
-        raise ConfigError([ConfigProblem(where, "keys", f"a master key must be base64 of "
-                                         f"{KEY_BYTES} bytes")])
+        raise KeyringError(f"a master key must be base64 of {KEY_BYTES} bytes", where=where)
     return raw
 
 
@@ -71,24 +73,42 @@ def load(path: Path) -> Keyring:
         return Keyring("env", {"env": _decode(os.environ[ENV_MASTER_KEY], ENV_MASTER_KEY)},
                        ENV_MASTER_KEY)
     try:
+        check_private(path)
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError([ConfigProblem(str(path), "", "no keyring: run `kontor keys init` "
-                                         f"or set {ENV_MASTER_KEY}")]) from None
+        raise KeyringError(f"no keyring: run `kontor keys init` or set {ENV_MASTER_KEY}",
+                           where=str(path)) from None
     except (OSError, ValueError) as exc:
-        raise ConfigError([ConfigProblem(str(path), "", f"unreadable keyring "
-                                         f"({type(exc).__name__})")]) from None
-    keys = {kid: _decode(v, str(path)) for kid, v in data.get("keys", {}).items()}
+        raise KeyringError(f"unreadable keyring ({type(exc).__name__})",
+                           where=str(path)) from None
+    entries = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(entries, dict):
+        raise KeyringError("unreadable keyring (no keys)", where=str(path))
+    keys = {kid: _decode(v, str(path)) for kid, v in entries.items()}
     if data.get("active") not in keys:
-        raise ConfigError([ConfigProblem(str(path), "active", "the active key is not in keys")])
+        raise KeyringError("unreadable keyring (the active key is not in keys)",
+                           where=str(path))
     return Keyring(data["active"], keys, str(path))
+
+
+def check_private(path: Path) -> None:
+    """Refuse a keyring file that anyone but its owner may read or write (as ssh does)."""
+    if os.name != "posix":
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        what = "readable" if mode & 0o044 else "writable"
+        raise KeyringError(f"keyring {path} is {what} by others (mode {mode:04o}): "
+                           "chmod 600 it")
 
 
 def save(keyring: Keyring, path: Path) -> None:
     """Write atomically with owner-only permissions."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if os.name == "posix":
+        os.fchmod(fd, 0o600)  # a stale .tmp left by a crash keeps its old mode otherwise
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump({"active": keyring.active,
                    "keys": {k: base64.b64encode(v).decode() for k, v in keyring.keys.items()}},
@@ -99,8 +119,8 @@ def save(keyring: Keyring, path: Path) -> None:
 def create(path: Path) -> Keyring:
     """A new keyring with one random master key; refuses to overwrite an existing one."""
     if path.exists():
-        raise ConfigError([ConfigProblem(str(path), "", "a keyring exists already; "
-                                         "use `kontor keys rotate`")])
+        raise KeyringError("a keyring exists already; use `kontor keys rotate`",
+                           where=str(path))
     keyring = Keyring("k1", {"k1": secrets.token_bytes(KEY_BYTES)}, str(path))
     save(keyring, path)
     return keyring

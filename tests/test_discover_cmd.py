@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from hub.canonical import ENTITIES, builtin_fields
 from hub.cli.main import app
 from mappings.engine import load_mapping
+from tests.privacy.canary import leaks
 
 runner = CliRunner()
 TYPES = {e: {n: s.type for n, s in builtin_fields(e).items()} for e in ENTITIES}
@@ -105,3 +106,134 @@ def test_unknown_system_and_stream_are_named(starter: Path) -> None:
     assert code == 1 and "shop" in out
     code, out = kontor(starter, "shop", "--stream", "nope")
     assert code == 1 and "customers" in out
+
+
+# --- samples behind the privacy gate (destination cli:discover) ------------------------
+
+#: Restricted column names in German, French and Spanish; none is a canonical field name.
+RESTRICTED_COLUMNS = [
+    "Krankheitsgrund", "Behinderung", "Führungszeugnis", "Abmahnung", "Steuer-ID",
+    "Steuernummer", "Sozialversicherungsnummer", "Ausweisnummer", "Reisepass", "IBAN", "BIC",
+    "Kontonummer", "motif_arret_maladie", "handicap", "casier_judiciaire",
+    "sanction_disciplinaire", "numéro_de_sécurité_sociale", "NIR", "passeport", "RIB",
+    "baja_medica", "discapacidad", "antecedentes_penales", "amonestacion", "DNI", "NIE", "NIF",
+    "número_seguridad_social", "cuenta_bancaria", "SteuerID",
+]
+CANARIES = {c: f"QX{i:02d}ZQ" for i, c in enumerate(RESTRICTED_COLUMNS)}
+
+
+def _no_canary(out: str) -> None:
+    found = leaks({"output": out}, CANARIES.values())
+    assert not found, found
+
+
+@pytest.mark.parametrize("entity", ["employee", "customer"])
+def test_restricted_columns_in_any_language_are_withheld_from_a_csv(
+        starter: Path, entity: str) -> None:
+    (starter.parent / "data" / "source" / "staff.csv").write_text(
+        ",".join(["personalnummer", "vorname", *RESTRICTED_COLUMNS]) + "\n"
+        + ",".join(["P1", "Zoë", *CANARIES.values()]) + "\n", encoding="utf-8")
+    args = ("shop", "--resource", "staff.csv", "--entity", entity, "--samples")
+    code, out = kontor(starter, *args)
+    assert code == 0, out
+    _no_canary(out)
+    assert "Zoë" in out and "‹withheld›" in out
+    assert out.count("no policy allows") == 1
+    code, out = kontor(starter, *args, "--json")
+    assert code == 0, out
+    _no_canary(out)
+    [stream] = yaml.safe_load(out)["streams"]
+    by_name = {f["name"]: f for f in stream["fields"]}
+    assert by_name["vorname"]["samples"] == ["Zoë"]
+    for column in RESTRICTED_COLUMNS:
+        assert by_name[column]["samples"] is None, column
+        assert by_name[column]["withheld_by"].startswith("builtin:"), column
+
+
+def test_restricted_columns_in_any_language_are_withheld_from_xml(starter: Path) -> None:
+    cells = "".join(f"<{c}>{v}</{c}>" for c, v in CANARIES.items())
+    (starter.parent / "data" / "source" / "staff.xml").write_text(
+        '<hr xmlns="urn:hr"><staff><employee><id>1</id><vorname>Zoë</vorname>'
+        f"<akte>{cells}</akte></employee></staff></hr>", encoding="utf-8")
+    add_system(starter, "hr", "xml", "{directory: data/source, record_path: staff/employee}",
+               "staff.xml")
+    for extra in ((), ("--json",)):
+        code, out = kontor(starter, "hr", "--stream", "people", "--samples", *extra)
+        assert code == 0, out
+        _no_canary(out)
+        assert "Zoë" in out and ("withheld" in out or "null" in out)
+    [stream] = yaml.safe_load(out)["streams"]
+    withheld = {f["name"] for f in stream["fields"] if f["samples"] is None}
+    assert withheld >= {f"akte.{c}" for c in RESTRICTED_COLUMNS}
+
+
+def _configured_hr(starter: Path, mapping: str) -> None:
+    (starter.parent / "data" / "source" / "people.csv").write_text(
+        "id,vorname,nachname,feld7,xq_9\nP1,Zoë,Ødegård,QXFELD7ZQ,QXUNKNOWNZQ\n",
+        encoding="utf-8")
+    add_system(starter, "hr", "csv", "{directory: data/source}", "people.csv")
+    (starter.parent / "mappings" / "hr.yaml").write_text(mapping, encoding="utf-8")
+
+
+def test_the_mapping_category_wins_over_an_innocent_name(starter: Path) -> None:
+    _configured_hr(starter, "entity: employee\nfields:\n  employee_number: id\n"
+                   "  first_name: vorname\n  sick_leave_reason: feld7\n")
+    for args in (("--stream", "people"), ("--resource", "people.csv")):
+        code, out = kontor(starter, "hr", *args, "--entity", "employee", "--samples",
+                           "--json")
+        assert code == 0, out
+        [stream] = yaml.safe_load(out)["streams"]
+        by_name = {f["name"]: f for f in stream["fields"]}
+        assert by_name["feld7"]["samples"] is None  # the mapping says: health
+        assert by_name["feld7"]["category"] == "user.health_and_medical"
+        assert by_name["xq_9"]["samples"] is None  # can't be classified
+        assert by_name["xq_9"]["withheld_by"] == "builtin:unclassified-field"
+        assert by_name["vorname"]["samples"] == ["Zoë"]  # ordinary: shown
+        assert by_name["nachname"]["samples"] == ["Ødegård"]  # unmapped, guessed: last_name
+        assert "QXFELD7ZQ" not in out and "QXUNKNOWNZQ" not in out
+    code, out = kontor(starter, "hr", "--stream", "people", "--samples")
+    assert code == 0, out
+    assert "Zoë" in out and "QXFELD7ZQ" not in out and "QXUNKNOWNZQ" not in out
+    assert out.count("‹withheld›") == 3  # feld7, xq_9 and the note under the table
+
+
+def test_policies_decide_what_the_screen_gets(starter: Path) -> None:
+    """The samples pass the gate: a policy may mask an ordinary field, or let a
+    restricted one through in the form it names; special ones still need a legal basis."""
+    _configured_hr(starter, "entity: employee\nfields:\n  first_name: vorname\n"
+                   "  iban: feld7\n  sick_leave_reason: xq_9\n")
+    (starter.parent / "policies" / "screen.yaml").write_text("""
+rules:
+  - {id: screen-names-masked, to: ["*"], category: user.name, action: mask,
+     params: {keep_last: 1}}
+  - {id: screen-bank-masked, to: ["*"], category: user.financial.bank_account, action: mask,
+     params: {keep_last: 2}, legal_basis: "test"}
+  - {id: screen-health, to: ["*"], category: user.health_and_medical, action: allow}
+""", encoding="utf-8")
+    code, out = kontor(starter, "hr", "--stream", "people", "--samples", "--json")
+    assert code == 0, out
+    [stream] = yaml.safe_load(out)["streams"]
+    by_name = {f["name"]: f for f in stream["fields"]}
+    assert by_name["vorname"]["samples"] == ["**ë"]
+    assert by_name["feld7"]["samples"] == ["*******ZQ"]
+    assert by_name["xq_9"]["samples"] is None  # special: no legal basis, no release
+    assert by_name["xq_9"]["withheld_by"] == "builtin:special-category-needs-legal-basis"
+    assert by_name["id"]["samples"] == ["P1"]  # unmapped, guessed: employee_number
+
+
+def test_a_keyed_action_without_a_keyring_withholds(starter: Path) -> None:
+    _configured_hr(starter, "entity: employee\nfields:\n  first_name: vorname\n")
+    (starter.parent / "policies" / "screen.yaml").write_text(
+        'rules:\n  - {id: screen-names-pseudonymous, to: ["*"], category: user.name,\n'
+        "     action: pseudonymise}\n", encoding="utf-8")
+    code, out = kontor(starter, "hr", "--stream", "people", "--samples", "--json")
+    assert code == 0, out
+    by_name = {f["name"]: f for f in yaml.safe_load(out)["streams"][0]["fields"]}
+    assert by_name["vorname"]["samples"][0].startswith("ps_")
+    (starter.parent / ".kontor" / "keyring.json").unlink()
+    code, out = kontor(starter, "hr", "--stream", "people", "--samples", "--json")
+    assert code == 0, out
+    by_name = {f["name"]: f for f in yaml.safe_load(out)["streams"][0]["fields"]}
+    assert by_name["vorname"]["samples"] is None
+    assert by_name["vorname"]["withheld_by"] == "builtin:action-needs-keyring"
+    assert "Zoë" not in out

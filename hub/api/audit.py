@@ -45,7 +45,11 @@ def search(hub: HubDep, caller: AuditReader, system: Text = None, category: Text
 
 
 @router.get("/verify", summary="Check the trail's hash chain and signed checkpoints")
-def verify_trail(hub: HubDep, caller: AuditReader) -> dict[str, Any]:
-    report = verify.verify(hub.engine, signing.public_keys(hub.deployment.keyring()))
-    return {"ok": report.ok, "entries": report.entries, "checkpoints": report.checkpoints,
-            "problem": report.problem, "seq": report.seq, "notes": report.notes}
+def verify_trail(hub: HubDep, caller: AuditReader,
+                 allow_unsigned_tail: Annotated[bool, Query(
+                     description="Accept any number of entries past the last checkpoint"
+                 )] = False) -> dict[str, Any]:
+    allowance = None if allow_unsigned_tail else hub.deployment.config.audit_unsigned_tail
+    report = verify.verify(hub.engine, signing.public_keys(hub.deployment.keyring()),
+                           unsigned_tail_allowance=allowance)
+    return report.as_dict()

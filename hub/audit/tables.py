@@ -60,11 +60,20 @@ class AuditHead(SQLModel, table=True):
 
 
 class AuditCheckpoint(SQLModel, table=True):
-    """An Ed25519 signature over (seq, hash, time): tamper evidence kept elsewhere too."""
+    """An Ed25519 signature over (n, prev, seq, hash, time): tamper evidence kept elsewhere too.
+
+    Checkpoints form their own chain: checkpoint ``n`` signs the digest of checkpoint
+    ``n - 1`` (``prev``) and the number of entries it covers (``seq``, entries being
+    numbered densely from 1), and the chain records each checkpoint in an entry of kind
+    ``audit.checkpoint``. Rows from before that chain (``n`` is NULL) are legacy: signed
+    over (seq, hash, time) only, accepted as the chain's start (hub/audit/signing.py).
+    """
 
     __tablename__ = "audit_checkpoint"
 
     id: int | None = Field(default=None, primary_key=True)
+    n: int | None = Field(default=None, unique=True)  # NULL: a legacy, unchained checkpoint
+    prev: str | None = Field(default=None, max_length=64)  # digest of checkpoint n - 1
     seq: int
     hash: str = Field(max_length=64)
     at: dt.datetime

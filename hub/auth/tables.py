@@ -43,3 +43,19 @@ class RestrictedReadLog(SQLModel, table=True):
     golden_ids: list[str] = Field(sa_type=JSON)  # type: ignore[call-overload]
     fields: list[str] = Field(sa_type=JSON)  # type: ignore[call-overload]
     purpose: str | None = Field(default=None, max_length=100)
+
+
+class WebSession(SQLModel, table=True):
+    """A dashboard session: only the SHA-256 of its random id is stored (the id itself lives
+    in the browser's cookie). It ends at ``expires_at``, after an idle spell (hub/auth/
+    sessions.py), at logout, and when the token that opened it is revoked or expires."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_token", "token_id"),
+                      Index("ix_web_session_expires", "expires_at"))
+
+    id_hash: str = Field(max_length=64, primary_key=True)
+    token_id: int
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime

@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 
 from hub.auth.roles import Role
-from hub.auth.tables import ApiToken
+from hub.auth.tables import ApiToken, WebSession
 from hub.errors import HubError
 from hub.store import bulk
 
@@ -95,6 +95,9 @@ def revoke(engine: Engine, token_id: int) -> None:
             known = conn.execute(select(t.c.id).where(t.c.id == token_id)).first()
             raise TokenError(f"token {token_id} " + ("is already revoked" if known
                                                      else "does not exist"))
+        # Its dashboard sessions end with it (hub/auth/sessions.py checks the token too).
+        s = bulk.table_of(WebSession)
+        conn.execute(delete(s).where(s.c.token_id == token_id))
 
 
 def list_tokens(engine: Engine) -> list[dict[str, Any]]:

@@ -32,17 +32,26 @@ def verify_cmd(
         help="Checkpoints exported earlier (kept outside the database).")] = None,
     public_key: Annotated[Path | None, typer.Option(
         help="Public keys file (offline verification, without the keyring).")] = None,
+    allow_unsigned_tail: Annotated[bool, typer.Option(
+        "--allow-unsigned-tail",
+        help="Accept any number of entries past the last checkpoint (audit_unsigned_tail "
+             "in kontor.yaml sets how many are accepted otherwise).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check every entry and checkpoint; exit 1 naming the first entry that is wrong."""
+    """Check every entry and checkpoint; name the first entry or checkpoint that is wrong.
+
+    Exit codes: 0 intact; 1 tampered (an entry or checkpoint changed, deleted, inserted or
+    reordered, a truncated trail, a bad signature), or the check could not run; 3 intact,
+    but more entries past the last checkpoint than audit_unsigned_tail allows."""
     hub = open_hub_or_fail(ctx)
     keys = signing.load_public_keys(public_key) if public_key else \
         signing.public_keys(hub.deployment.keyring())
     external = signing.load_checkpoints(checkpoints) if checkpoints else None
-    report = verify.verify(hub.engine, keys, external)
+    allowance = None if allow_unsigned_tail else hub.deployment.config.audit_unsigned_tail
+    report = verify.verify(hub.engine, keys, external, unsigned_tail_allowance=allowance)
     hub.close()
     if as_json:
-        print_json(report.__dict__)
+        print_json(report.as_dict())
     elif report.ok:
         console.print(f"[green]✓[/] {report.entries} entries and {report.checkpoints} signed "
                       "checkpoints verified", highlight=False)
@@ -50,8 +59,8 @@ def verify_cmd(
             console.print(f"  ! {note}", highlight=False)
     else:
         err_console.print(f"[red]✗ {report.problem}[/]", highlight=False, soft_wrap=True)
-    if not report.ok:
-        raise typer.Exit(1)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 @app.command("checkpoint")

@@ -1,11 +1,18 @@
 """``kontor discover SYSTEM``: the fields a system offers, and a starter mapping for them.
 
 Sample values are personal data more often than not, so they are shown only with
-``--samples``, and never for fields guessed to hold a restricted category.
+``--samples``, and then only as the privacy gate releases them to the destination
+``cli:discover``. Each column is classified by the stream's mapping (its canonical field's
+category) or, where no mapping names it, by its name (``mapping_guess``). A column whose
+category is restricted or special, or that can't be classified at all, is released only
+if a policy allows it (default deny; special categories need a legal basis). Ordinary
+classified columns show as they always did, under one built-in rule weaker than any a
+policy can write, so a policy may still deny, mask or pseudonymise them on the screen.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,13 +21,30 @@ from rich.markup import escape
 from rich.table import Table
 
 from connectors.base import Capability, Connector, StreamSpec
-from hub import canonical, config
-from hub.cli.mapping_guess import guess_fields, starter_mapping
+from hub import canonical, config, taxonomy
+from hub.cli.mapping_guess import guess_category, guess_fields, starter_mapping
 from hub.cli.output import console, fail, print_json
 from hub.errors import ConnectorError, HubError
+from hub.taxonomy import Category
+from policies import keys
+from policies.gate import Destination, PrivacyGate
+from policies.keys import Keyring
+from policies.load import PolicySet
+from policies.spec import Action, Rule
 
 SAMPLE_ROWS = 50  # records read for --samples
 SAMPLES_PER_FIELD = 3
+SAMPLE_WIDTH = 40  # characters of a released sample shown
+#: Where sample values go: the operator's screen.
+DESTINATION = Destination("cli:discover", kind="cli")
+WITHHELD = "‹withheld›"
+#: Discover's own default for ordinary (classified, not restricted) columns: the weakest
+#: possible rule (root category, any destination), so every policy rule that matches the
+#: field for cli:discover beats it, and at a tie the more restrictive action wins. It is
+#: never consulted for a restricted, special or unclassified column.
+ORDINARY_ON_SCREEN = Rule(id="builtin:discover-ordinary-fields", to=["*"], category="user",
+                          action=Action.ALLOW)
+NEEDS_KEYRING = "builtin:action-needs-keyring"
 
 
 def _spec(system: config.System, stream: str | None, resource: str | None) -> StreamSpec | None:
@@ -42,26 +66,133 @@ def _samples(connector: Connector, spec: StreamSpec) -> dict[str, list[str]]:
                 text = "" if value is None else str(value)
                 values = seen.setdefault(name, [])
                 if text and text not in values and len(values) < SAMPLES_PER_FIELD:
-                    values.append(text[:40])
+                    values.append(text)
         break  # the first batch is enough
     return seen
 
 
-def _describe(connector: Connector, spec: StreamSpec | None, entity: str,
+def _stream_for(system: config.System, chosen: config.Stream | None,
+                resource: str) -> config.Stream | None:
+    """The configured stream whose mapping classifies ``resource``'s columns, if any."""
+    if chosen is not None:
+        return chosen
+    return next((s for s in system.streams if s.spec.resource == resource), None)
+
+
+def _classify(columns: list[str], guesses: dict[str, str], entity: str,
+              fields: dict[str, dict[str, canonical.FieldSpec]],
+              stream: config.Stream | None) -> dict[str, tuple[str, Category | None]]:
+    """Column -> (the name the gate knows it by, its data category or None).
+
+    The stream's mapping classifies the columns it reads (their canonical fields'
+    categories); the guesser the rest. A name that suggests a restricted category counts
+    too: of all the candidates the most restricted wins.
+    """
+    own = fields.get(entity, {})
+    mapped = fields.get(stream.entity, {}) if stream is not None else {}
+    found: dict[str, tuple[str, Category | None]] = {}
+    for column in columns:
+        candidates: list[tuple[str, Category]] = []
+        if stream is not None:
+            candidates += [(f, mapped[f].category)
+                           for f in sorted(stream.mapping.fields_of_column(column))
+                           if f in mapped]
+        guess = guesses.get(column)
+        if not candidates and guess is not None and guess in own:
+            candidates.append((guess, own[guess].category))
+        named = guess_category(column)
+        if named is not None:
+            candidates.append((column, taxonomy.lookup(named)))
+        if not candidates:
+            found[column] = (column, None)
+            continue
+        found[column] = max(candidates, key=lambda c: (c[1].special, c[1].restricted))
+    return found
+
+
+def _gates(deployment: config.Deployment, entity: str,
+           classes: dict[str, tuple[str, Category | None]], keyring: Keyring | None
+           ) -> dict[str, tuple[PrivacyGate, str]]:
+    """Column -> (the gate its samples pass, the name it passes under).
+
+    Restricted, special and unclassified columns pass the deployment's own policies
+    (default deny); ordinary ones the same policies plus ``ORDINARY_ON_SCREEN``.
+    """
+    policies = deployment.policy_set
+    lenient_set = PolicySet([*policies.rules, ORDINARY_ON_SCREEN], policies.destinations,
+                            policies.version, policies.files)
+    strict: dict[str, Category] = {}
+    lenient: dict[str, Category] = {}
+    chosen: dict[str, tuple[bool, str]] = {}  # column -> (lenient?, name)
+    for column, (name, category) in classes.items():
+        if category is None:  # unknown to the strict gate: it denies it as unclassified
+            chosen[column] = (False, f"?{column}")
+            continue
+        taken = {**strict, **lenient}
+        if name in taken and taken[name] != category:
+            name = f"{name}#{column}"  # two meanings of one name: keep them apart
+        (strict if category.restricted else lenient)[name] = category
+        chosen[column] = (not category.restricted, name)
+    gate_strict = PrivacyGate({entity: strict}, policies, keyring)
+    gate_lenient = PrivacyGate({entity: lenient}, lenient_set, keyring)
+    return {c: (gate_lenient if ordinary else gate_strict, name)
+            for c, (ordinary, name) in chosen.items()}
+
+
+def _release(gate: PrivacyGate, entity: str, name: str, values: list[str]
+             ) -> tuple[list[str] | None, str]:
+    """The samples as the gate releases them to the screen (None: withheld), and the rule."""
+    decision = gate.decide(entity, name, DESTINATION)
+    if decision.action in (Action.DENY, Action.NULL):
+        return None, decision.rule
+    shown: list[str] = []
+    for value in values:
+        try:
+            released, [decision] = gate.release(entity, {name: value}, DESTINATION)
+        except ValueError:  # pseudonymise, tokenise, encrypt without a keyring
+            return None, NEEDS_KEYRING
+        if released.get(name) is None:
+            return None, decision.rule
+        shown.append(str(released[name])[:SAMPLE_WIDTH])
+    return shown, decision.rule
+
+
+def _keyring(deployment: config.Deployment) -> Keyring | None:
+    """The keys for the gate's keyed actions. Without a keyring at all, fields whose rule
+    needs one are withheld; a keyring that is there but refused fails the command."""
+    if not os.environ.get(keys.ENV_MASTER_KEY) and not deployment.keyring_path.exists():
+        return None
+    try:
+        return deployment.keyring()
+    except HubError as exc:
+        fail(exc)
+
+
+def _describe(deployment: config.Deployment, system: config.System, connector: Connector,
+              spec: StreamSpec | None, entity: str, configured: config.Stream | None,
               samples: bool) -> list[dict[str, Any]]:
     fields = canonical.builtin_fields(entity)
     streams = connector.discover(spec)
+    keyring = _keyring(deployment) if samples else None
     for entry in streams:
         columns = [f["name"] for f in entry["fields"]]
         guesses = guess_fields(columns, fields)
+        classes = _classify(columns, guesses, entity, deployment.fields,
+                            _stream_for(system, configured, entry["resource"]))
         shown = _samples(connector, StreamSpec(entry["resource"], tuple(entry.get("key") or ()))
                          ) if samples else {}
+        gates = _gates(deployment, entity, classes, keyring) if samples else {}
         for field in entry["fields"]:
-            guess = guesses.get(field["name"])
-            field["guess"] = guess
+            name = field["name"]
+            field["guess"] = guesses.get(name)
+            category = classes[name][1]
+            field["category"] = category.key if category is not None else None
             if samples:
-                withheld = guess is not None and fields[guess].restricted
-                field["samples"] = None if withheld else shown.get(field["name"], [])
+                gate, gate_name = gates[name]
+                values, rule = _release(gate, entity, gate_name, shown.get(name, []))
+                field["samples"] = values
+                if values is None:
+                    field["withheld_by"] = rule
     return streams
 
 
@@ -99,7 +230,8 @@ def discover(
     chosen = entity or (configured.entity if configured else "customer")
     try:
         with system.connect(deployment.base_dir) as connector:
-            found = _describe(connector, spec, chosen, samples)
+            found = _describe(deployment, system, connector, spec, chosen, configured,
+                              samples)
     except (ConnectorError, NotImplementedError) as exc:
         fail(f"{system_name}: discover failed: {exc}")
     if write_mapping is not None:
@@ -134,11 +266,16 @@ def _print(entry: dict[str, Any], samples: bool) -> None:
     table = Table(title=f"{entry['resource']} (key: {key})", title_justify="left")
     for column in ("field", "type", "canonical guess") + (("samples",) if samples else ()):
         table.add_column(column)
+    withheld = False
     for field in entry["fields"]:
         row = [escape(field["name"]), escape(field["type"]), field["guess"] or ""]
         if samples:
             values = field["samples"]
-            row.append("(withheld: restricted category)" if values is None
-                       else escape(", ".join(values)))
+            withheld = withheld or values is None
+            row.append(WITHHELD if values is None else escape(", ".join(values)))
         table.add_row(*row)
     console.print(table)
+    if withheld:
+        console.print(f"{WITHHELD}: no policy allows these fields to the screen "
+                      f"({DESTINATION.name}): restricted or special categories and fields "
+                      "that can't be classified stay hidden.", highlight=False)

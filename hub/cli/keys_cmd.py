@@ -9,17 +9,24 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Connection, func, select
 
 from hub import config
 from hub.audit.record import AuditLog
-from hub.cli.output import console, fail
+from hub.canonical import ENTITIES, MODELS
+from hub.cli.output import console, err_console, fail
 from hub.context import Hub, open_hub
 from hub.errors import HubError
-from hub.store import rekey
+from hub.golden.writer import GoldenWriter
+from hub.store import bulk, rekey
+from hub.store.matching_tables import GoldenMerge
+from hub.store.tables import Quarantine, RecordHistory
 from policies import keys
 from policies.envelope import Envelope
 
-app = typer.Typer(help="Master keys: init, rotate, destination keys, forget a subject.",
+app = typer.Typer(help="Master keys: init, rotate, destination keys, forget a subject, "
+                  "re-seal a store.",
                   no_args_is_help=True)
 
 
@@ -117,3 +124,132 @@ def forget(
         fail(f"{entity} {golden_id} has no data key")
     console.print(f"[green]✓[/] the restricted values of {golden_id} are now unreadable",
                   highlight=False)
+
+
+@app.command("reseal")
+def reseal(
+    ctx: typer.Context,
+    batch_size: Annotated[int, typer.Option(min=1, help="Records per transaction.")] = 500,
+) -> None:
+    """Re-seal restricted values written before padding, so the store hides their length
+    and whether they are filled (golden records, their history, merge snapshots kept for
+    unmerge, quarantined records).
+
+    Batch by batch, each batch its own transaction (with the entity's write lock), so the
+    hub can keep running; interrupted, just run it again: what is done is skipped. No value
+    changes, so nothing is sent to any target."""
+    try:
+        hub = open_hub(_config(ctx))
+        ring = hub.deployment.keyring()
+        with hub.engine.connect() as conn:
+            totals = _reseal_totals(conn, hub)
+        done: dict[str, int] = {}
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=err_console, transient=False)
+        with progress:
+            for label, total in totals.items():
+                task = progress.add_task(label, total=total)
+                done[label] = 0
+                for seen, changed in _reseal_steps(hub, label, batch_size):
+                    done[label] += changed
+                    progress.advance(task, seen)
+        _audit(hub, ring, "change.keys", detail={"resealed": done})
+    except HubError as exc:
+        fail(exc)
+    hub.close()
+    summary = ", ".join(f"{n} {label}" for label, n in done.items())
+    console.print(f"[green]✓[/] re-sealed {summary or 'nothing'}; every restricted value is "
+                  "now padded", highlight=False)
+
+
+def _reseal_totals(conn: Connection, hub: Hub) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    h, q = bulk.table_of(RecordHistory), bulk.table_of(Quarantine)
+    m = bulk.table_of(GoldenMerge)
+    for entity in ENTITIES:
+        if not (hub.sealer.builtin.get(entity) or hub.sealer.custom.get(entity)):
+            continue
+        t = bulk.table_of(MODELS[entity])
+        totals[f"{entity} records"] = conn.execute(select(func.count()).select_from(t)
+                                                   ).scalar_one()
+        totals[f"{entity} history"] = conn.execute(
+            select(func.count()).select_from(h).where(h.c.entity == entity)).scalar_one()
+        totals[f"{entity} merge snapshots"] = conn.execute(
+            select(func.count()).select_from(m).where(m.c.entity == entity)).scalar_one()
+    totals["quarantined records"] = conn.execute(
+        select(func.count()).select_from(q).where(q.c.payload.is_not(None))).scalar_one()
+    return totals
+
+
+def _reseal_steps(hub: Hub, label: str, batch_size: int) -> Any:
+    """(rows seen, rows rewritten) per batch of one part of the store."""
+    entity, _, part = label.partition(" ")
+    if entity == "quarantined":
+        yield from _reseal_quarantine(hub, batch_size)
+        return
+    if part == "merge snapshots":
+        yield from _reseal_merges(hub, entity, batch_size)
+        return
+    writer = GoldenWriter(hub.deployment, hub.sealer, entity)
+    table = bulk.table_of(RecordHistory if part == "history" else MODELS[entity])
+    last: Any = "" if part == "records" else 0
+    while True:
+        with hub.engine.begin() as conn:
+            writer.lock(conn)  # no writer changes a value between our read and our write
+            query = select(table).where(table.c.id > last)
+            if part == "history":
+                query = query.where(table.c.entity == entity)
+            rows = [dict(r._mapping) for r in conn.execute(
+                query.order_by(table.c.id).limit(batch_size))]
+            if not rows:
+                return
+            if part == "history":
+                changed = writer.reseal(conn, [], history=rows)[1]
+            else:
+                changed = writer.reseal(conn, rows)[0]
+        last = rows[-1]["id"]
+        yield len(rows), changed
+
+
+def _reseal_merges(hub: Hub, entity: str, batch_size: int) -> Any:
+    """The golden rows a merge keeps for its unmerge, sealed like golden rows."""
+    m = bulk.table_of(GoldenMerge)
+    last = 0
+    while True:
+        with hub.engine.begin() as conn:
+            bulk.lock_entity(conn, entity)
+            rows = conn.execute(select(m.c.id, m.c.survivor_row, m.c.merged_row).where(
+                m.c.entity == entity, m.c.id > last).order_by(m.c.id).limit(batch_size)).all()
+            if not rows:
+                return
+            changed = 0
+            for row in rows:
+                snaps = [{**snap, "custom": dict(snap.get("custom") or {}),
+                          "provenance": dict(snap.get("provenance") or {})}
+                         for snap in (row.survivor_row, row.merged_row)]
+                if hub.sealer.reseal(conn, entity, snaps, "id", lambda r: (r, r.get("custom"))):
+                    conn.execute(m.update().where(m.c.id == row.id).values(
+                        survivor_row=snaps[0], merged_row=snaps[1]))
+                    changed += 1
+        last = rows[-1].id
+        yield len(rows), changed
+
+
+def _reseal_quarantine(hub: Hub, batch_size: int) -> Any:
+    q = bulk.table_of(Quarantine)
+    last = 0
+    while True:
+        with hub.engine.begin() as conn:
+            rows = conn.execute(select(q.c.id, q.c.payload).where(
+                q.c.id > last, q.c.payload.is_not(None)).order_by(q.c.id).limit(batch_size)
+            ).all()
+            if not rows:
+                return
+            changed = 0
+            for row in rows:
+                payload = hub.sealer.reseal_payload(row.payload)
+                if payload is not None:
+                    conn.execute(q.update().where(q.c.id == row.id).values(payload=payload))
+                    changed += 1
+        last = rows[-1].id
+        yield len(rows), changed

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from hub import logs
 from hub.cli import (
@@ -25,8 +27,26 @@ from hub.cli import (
     sync_cmd,
     tokens_cmd,
 )
+from hub.cli.output import fail
+from hub.errors import HubError
+
+#: Every file Kontor creates (store, WAL, exports, reports, plans, logs, keyring) is 0600.
+PRIVATE_UMASK = 0o077
+
+
+class KontorGroup(TyperGroup):
+    """The command tree: a ``HubError`` escaping any command (a wrong keyring found deep
+    inside a sync, say) becomes one plain error line and exit 1, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context
+        try:
+            return super().invoke(ctx)
+        except HubError as exc:
+            fail(exc)
+
 
 app = typer.Typer(
+    cls=KontorGroup,
     name="kontor",
     help="Kontor: keep customer and employee master data in sync across back-office systems, "
          "with field-level privacy on every transfer.",
@@ -47,6 +67,7 @@ def main(
         "--log-json", envvar="KONTOR_LOG_JSON",
         help="Structured JSON log lines (with the run id) instead of Rich output.")] = False,
 ) -> None:
+    os.umask(PRIVATE_UMASK)
     logs.configure(verbose=verbose, json_lines=log_json)
     ctx.obj = {"config": config}
 

@@ -1,14 +1,19 @@
 """Guess which canonical field a discovered column holds, and write a starter mapping.
 
 Guesses come from the column's name only (never its values): a table of names back
-offices commonly use (German and English), then the closest canonical field name. Every
-guess is marked as one in the written file, for a person to review.
+offices commonly use (German, English, French and Spanish), then the closest canonical field
+name. Every guess is marked as one in the written file, for a person to review.
+
+``guess_category`` names the restricted data category a column's name suggests (health,
+disability, criminal record, disciplinary notes, government ids, bank and card details),
+whether or not a canonical field fits it, so ``kontor discover`` can hold its values back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from collections.abc import Mapping
 
 from hub.canonical import FieldSpec
@@ -39,7 +44,70 @@ SYNONYMS: dict[str, str | tuple[str, ...]] = {
     "title": "job_title", "eintritt": "hire_date", "eintrittsdatum": "hire_date",
     "austritt": "termination_date", "austrittsdatum": "termination_date",
     "gehalt": "salary", "iban": "iban", "vorgesetzter": "manager_number",
+    # French and Spanish
+    "prenom": "first_name", "nombre": "first_name", "nom": "last_name",
+    "nomdefamille": "last_name", "apellido": "last_name", "apellidos": "last_name",
+    "courriel": "email", "correo": "email", "correoelectronico": "email",
+    "telefono": "phone", "codepostal": "postal_code",
+    "codigopostal": "postal_code", "ville": "city", "ciudad": "city", "pays": "country",
+    "pais": "country", "datedenaissance": "date_of_birth", "fechadenacimiento": "date_of_birth",
+    # Restricted fields (German, English, French, Spanish)
+    "krankheitsgrund": "sick_leave_reason", "krankmeldung": "sick_leave_reason",
+    "sickleavereason": "sick_leave_reason", "motifarretmaladie": "sick_leave_reason",
+    "motivobajamedica": "sick_leave_reason", "behinderung": "disability_status",
+    "schwerbehinderung": "disability_status", "handicap": "disability_status",
+    "discapacidad": "disability_status", "disability": "disability_status",
+    "fuehrungszeugnis": "criminal_record_check", "casierjudiciaire": "criminal_record_check",
+    "antecedentespenales": "criminal_record_check", "abmahnung": "disciplinary_notes",
+    "abmahnungen": "disciplinary_notes", "sanctionsdisciplinaires": "disciplinary_notes",
+    "sancionesdisciplinarias": "disciplinary_notes", "ausweisnummer": "national_id",
+    "personalausweis": "national_id", "dni": "national_id", "cni": "national_id",
+    "sozialversicherungsnummer": "social_security_number", "svnummer": "social_security_number",
+    "nir": "social_security_number", "numerodesecuritesociale": "social_security_number",
+    "numerodeseguridadsocial": "social_security_number", "nss": "social_security_number",
+    "steuerid": "tax_id", "steueridentifikationsnummer": "tax_id", "nif": "tax_id",
+    "kontonummer": "iban",
 }
+#: Words in a column name that suggest a restricted data category (folded, no spaces).
+#: Longer words match anywhere in the name; the ``_SHORT`` ones only as a whole word.
+RESTRICTED_WORDS: dict[str, tuple[str, ...]] = {
+    "user.health_and_medical": (
+        "krankheit", "krankmeld", "arbeitsunfaehig", "gesundheit", "diagnos", "behinder",
+        "schwerbehind", "schwanger", "medizin", "medic", "health", "sickleave", "sickness",
+        "illness", "disab", "pregnan", "allerg", "maladie", "sante", "invalidite", "handicap",
+        "grossesse", "enfermedad", "salud", "incapacidad", "discapacidad", "minusvalia",
+        "embarazo", "gdb", "rqth"),
+    "user.criminal_history": (
+        "fuehrungszeugnis", "fuhrungszeugnis", "polizeilich", "vorstraf", "strafregister",
+        "zentralregister", "criminal", "conviction", "policecheck", "policecertificate",
+        "backgroundcheck", "casier", "penales", "delitos", "condena"),
+    "user.legal_proceedings": (
+        "abmahnung", "disziplinar", "disciplin", "verwarnung", "sanction", "sancion",
+        "avertissement", "amonestacion", "rechtsstreit", "gerichtsverfahren", "litige",
+        "litigio"),
+    "user.government_id.tax_identification_number": (
+        "steuerid", "steueridentifikation", "steuernummer", "steuernr", "taxid", "taxnumber",
+        "taxidentification", "numerofiscal", "identifiantfiscal", "idfiscal", "numfiscal",
+        "identificacionfiscal", "nif", "cif", "tin", "stnr", "idnr"),
+    "user.government_id.passport_number": (
+        "passport", "reisepass", "passnummer", "passnr", "passeport", "pasaporte"),
+    "user.government_id.national_identification_number": (
+        "ausweis", "nationalid", "nationalidentity", "idcard", "identitycard", "cartedidentite",
+        "cartenationale", "numerodidentite", "documentoidentidad", "documentodeidentidad",
+        "numeroidentidad", "sozialversicherung", "versicherungsnummer", "rentenversicherung",
+        "socialsecurity", "securitesociale", "numerosecu", "seguridadsocial", "afiliacion",
+        "nationalinsurance", "insee", "dni", "nie", "nir", "nss", "naf", "nuss", "ssn", "svnr",
+        "svn", "cni", "secu"),
+    "user.financial.credit_card": (
+        "kreditkart", "creditcard", "cartebancaire", "cartedecredit", "tarjeta", "cardnumber",
+        "kartennummer", "numerodecarte", "cvv", "cvc"),
+    "user.financial.bank_account": (
+        "iban", "kontonummer", "kontonr", "bankverbindung", "bankleitzahl", "bankaccount",
+        "bankkonto", "comptebancaire", "relevedidentitebancaire", "coordonneesbancaires",
+        "cuentabancaria", "numerodecuenta", "numerocuenta", "datosbancarios", "swift", "bic",
+        "rib", "blz", "ccc", "ktonr"),
+}
+_SHORT = 4  # words this long or shorter match only as a whole word of the column name
 #: Columns that look like the record's own "last changed" time.
 UPDATED_AT = {"updatedat", "changedat", "modifiedat", "lastmodified", "geaendertam",
               "aenderungsdatum", "lastchanged", "updated", "modified", "timestamp"}
@@ -73,6 +141,23 @@ def guess_fields(columns: list[str], canonical: Mapping[str, FieldSpec]) -> dict
         if column not in chosen and field not in chosen.values():
             chosen[column] = field
     return chosen
+
+
+def guess_category(column: str) -> str | None:
+    """The restricted data category a column's name suggests, or None.
+
+    The whole dotted path counts (``gesundheit.grund``), words split at separators and at
+    camel case (``SteuerID``). Over-matching only holds back a harmless value; missing a
+    match would show a restricted one, so the words are generous.
+    """
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", column)
+    words = fold(spaced).split()
+    joined = "".join(words)
+    for category, needles in RESTRICTED_WORDS.items():
+        for needle in needles:
+            if needle in words if len(needle) <= _SHORT else needle in joined:
+                return category
+    return None
 
 
 def updated_at_column(columns: list[str]) -> str | None:

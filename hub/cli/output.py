@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from hub.errors import ConfigError, HubError
+from hub.errors import ConfigError, HubError, KeyringError
 
 if TYPE_CHECKING:
     from hub.context import Hub
@@ -35,7 +35,10 @@ def print_json(data: Any) -> None:
 
 def fail(error: HubError | str, *, code: int = 1) -> NoReturn:
     """Print an error without a traceback (tracebacks may carry values) and exit."""
-    if isinstance(error, ConfigError):
+    if isinstance(error, KeyringError):  # one line: the keyring or master key is the problem
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False,
+                          soft_wrap=True)
+    elif isinstance(error, ConfigError):
         err_console.print(f"[bold red]{len(error.problems)} configuration problem(s):[/]")
         for p in error.problems:
             err_console.print(f"  [red]✗[/] {escape(str(p))}", highlight=False, soft_wrap=True)
@@ -49,8 +52,11 @@ def open_hub_or_fail(ctx: typer.Context, *, migrate: bool = True) -> Hub:
     """The deployment named by ``--config`` (sub-commands inherit it), opened; a plain
     error and exit 1 when it cannot be."""
     from hub.context import open_hub
+    from hub.store.db import check_keyring_opens
 
     try:
-        return open_hub((ctx.obj or {}).get("config"), migrate=migrate)
+        hub = open_hub((ctx.obj or {}).get("config"), migrate=migrate)
+        check_keyring_opens(hub.engine, hub.sealer.envelope)  # the wrong keyring: say so now
     except HubError as exc:
         fail(exc)
+    return hub

@@ -30,6 +30,7 @@ def serve(
     from hub.jobs import start_scheduler
     from hub.sync.worker import DeliveryWorker
 
+    os.umask(0o077)  # the store, its WAL and every file the server writes: owner-only
     try:
         hub = open_hub(ctx.obj["config"])  # validate and migrate before accepting requests
     except HubError as exc:

@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from hub.audit.record import AuditLog
 from hub.canonical import MODELS
@@ -210,6 +210,44 @@ class GoldenWriter:
                 conn.execute(t.delete().where(t.c.entity == self.entity,
                                               t.c.golden_id.in_(part)))
             outbox.enqueue(conn, self.entity, back, self.subscribers)
+
+    # -- re-seal (no value changes) ---------------------------------------------------------
+
+    def reseal(self, conn: Connection, rows: Sequence[dict[str, Any]],
+               history: Sequence[dict[str, Any]] = ()) -> tuple[int, int]:
+        """Rewrite the sealed columns of golden ``rows`` and the sealed values of
+        ``history`` rows (all raw, as stored) in the current padded format.
+
+        No value changes, so no new version, no outbox entry and no audit entry per record:
+        only restricted columns, ``custom`` and ``provenance`` (whose entries for restricted
+        fields are sealed too) are written. Returns (golden rows, history rows) rewritten.
+        """
+        sealer = self.sealer
+
+        def copy(values: Mapping[str, Any]) -> dict[str, Any]:
+            own = dict(values)
+            for part in ("custom", "provenance"):
+                if isinstance(own.get(part), dict):
+                    own[part] = dict(own[part])
+            return own
+
+        changed = sealer.reseal(conn, self.entity, [copy(r) for r in rows], "id",
+                                lambda r: (r, r.get("custom")))
+        lived = sealer.reseal(conn, self.entity, [dict(h, data=copy(h["data"] or {}))
+                                                  for h in history], "golden_id",
+                              lambda h: (h["data"], h["data"].get("custom")))
+        columns = sealer.builtin[self.entity]
+        with _writing():
+            if changed:
+                bulk.update_goldens(conn, self.entity, [
+                    {"id": r["id"], **{c: r[c] for c in columns}, "custom": r.get("custom"),
+                     "provenance": r.get("provenance")} for r in changed])
+            if lived:
+                h = bulk.table_of(RecordHistory)
+                conn.execute(h.update().where(h.c.id == bindparam("row_id"))
+                             .values(data=bindparam("row_data")),
+                             [{"row_id": r["id"], "row_data": r["data"]} for r in lived])
+        return len(changed), len(lived)
 
     def _note(self, conn: Connection, ids: Sequence[str], event: dict[str, Any] | None) -> None:
         if event is None or self.audit is None:

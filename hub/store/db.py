@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from hub.errors import StoreError
 from hub.records import to_json
+
+if TYPE_CHECKING:
+    from policies.envelope import Envelope
+
+log = logging.getLogger(__name__)
 
 
 def normalise_url(url: str) -> str:
@@ -28,6 +37,49 @@ def normalise_url(url: str) -> str:
 def safe_url(url: str) -> str:
     """The URL with any password masked, for messages and logs."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def private_store_file(path: Path) -> None:
+    """The store holds personal data: owner-only (0600). A new file is created so before
+    SQLite opens it (SQLite gives its -wal and -shm files the database file's mode); an
+    existing store, WAL or SHM that others may open (made before Kontor set its umask) is
+    tightened to owner-only, with a warning, or the warning says what to do."""
+    if os.name != "posix" or str(path).startswith("file:"):
+        return
+    if not path.exists():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError:
+            return  # SQLite says why, in its own words
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(file, mode & 0o700)
+                log.warning("master store file %s was open to others (mode %04o): "
+                            "made owner-only (0600)", file, mode)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            log.warning("master store file %s is open to others: chmod 600 it", file)
+
+
+def check_keyring_opens(engine: Engine, envelope: Envelope) -> None:
+    """Fail early, before anything is read or written, when the keyring is not this
+    store's (another deployment's keyring file or KONTOR_MASTER_KEY): unwrap one stored
+    data key. Raises ``KeyringError``; does nothing on a store without data keys."""
+    from hub.store import bulk
+    from hub.store.tables import SubjectKey
+
+    t = bulk.table_of(SubjectKey)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(select(t.c.entity, t.c.golden_id, t.c.key_id, t.c.wrapped)
+                               .limit(1)).first()
+    except Exception:  # noqa: BLE001 - no key table yet (a store not migrated): nothing to check
+        return
+    if row is not None:
+        envelope.unwrap(row.wrapped, f"{row.entity}|{row.golden_id}", row.key_id)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -58,6 +110,7 @@ def make_engine(url: str, *, savepoints: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_store_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"check_same_thread": False},
                                hide_parameters=True, json_serializer=to_json,
                                json_deserializer=orjson.loads)

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hub.auth.roles import Permission, allows
 from hub.auth.tokens import Caller
-from hub.web.session import SESSION_COOKIE, csrf_for
+from hub.web.session import csrf_for
 
 TEMPLATES = Jinja2Templates(env=Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -49,7 +49,7 @@ def secure(response: HTMLResponse, nonce: str) -> HTMLResponse:
 def page(request: Request, template: str, caller: Caller | None, status: int = 200,
          **context: Any) -> HTMLResponse:
     nonce = secrets.token_urlsafe(16)
-    session = request.cookies.get(SESSION_COOKIE)
+    session = getattr(request.state, "session_id", None)  # set once the session was found
     response = TEMPLATES.TemplateResponse(request, template, {
         "caller": caller, "nav": nav_for(caller, request.url.path) if caller else [],
         "csrf": csrf_for(session) if session else "", "nonce": nonce, **context},

@@ -16,7 +16,7 @@ from hub.store import bulk, goldens
 from hub.store.matching_tables import ReviewPair
 from hub.survivorship import review
 from hub.web.render import page
-from hub.web.session import SESSION_COOKIE, ReviewPage, check_form, csrf_for
+from hub.web.session import ReviewPage, check_session_form
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -57,6 +57,6 @@ def review_decide(request: Request, pair_id: Annotated[int, Path(ge=1, le=2**53)
                   caller: ReviewPage, hub: HubDep,
                   decision: Annotated[Literal["merge", "keep_apart"], Form()],
                   csrf: Annotated[str, Form(max_length=200)]) -> Response:
-    check_form(request, csrf, csrf_for(request.cookies.get(SESSION_COOKIE, "")))
+    check_session_form(request, csrf)
     decide(hub, pair_id, decision, caller)
     return RedirectResponse(f"/ui/review?done={pair_id}", status_code=303)

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from hub.api.app import PUBLIC_PATHS
+from hub.auth import sessions, tokens
 from hub.auth.roles import Role
 from hub.web.session import SESSION_COOKIE, csrf_for
 from tests.api.kit import Served
@@ -99,19 +100,28 @@ def _url(method: str, path: str) -> str:
     return path
 
 
+def _session(served: Served, role: Role) -> str:
+    """A dashboard session opened with the role's token (as logging in does)."""
+    caller = tokens.authenticate(served.hub.engine, served.tokens[role])
+    assert caller is not None
+    return sessions.open_session(served.hub.engine, caller.token_id)
+
+
 def _call(served: Served, method: str, path: str, role: Role | None):
     url = _url(method, path)
     kwargs: dict[str, object] = {"params": _QUERY.get(path, {}), "follow_redirects": False}
     if method in ("POST", "PUT", "PATCH"):
         kwargs["json"] = {"no_such_field": 1}
     if path.startswith("/ui/"):
-        cookies = {SESSION_COOKIE: served.tokens[role]} if role else {}
+        session = _session(served, role) if role else ""
+        cookies = {SESSION_COOKIE: session} if role else {}
         served.client.cookies.clear()
         for name, value in cookies.items():
             served.client.cookies.set(name, value)
         if method == "POST":
             kwargs.pop("json")
-            kwargs["data"] = {"csrf": csrf_for(served.tokens[role]) if role else "",
+            kwargs["headers"] = {"Origin": "http://testserver"}
+            kwargs["data"] = {"csrf": csrf_for(session) if role else "",
                               "token": "kt_" + "x" * 43, "decision": "keep_apart"}
         response = served.client.request(method, url, **kwargs)  # type: ignore[arg-type]
         served.client.cookies.clear()

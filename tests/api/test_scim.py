@@ -202,3 +202,20 @@ def test_only_system_and_admin_speak_scim(served: Served) -> None:
         == 200
     missing = served.client.get("/scim/v2/Users/E-999999", headers=served.auth(Role.SYSTEM))
     assert missing.status_code == 404 and missing.json()["status"] == "404"
+
+
+def test_locations_never_come_from_the_host_header(served: Served,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    spoofed = {**served.auth(Role.SYSTEM), "Host": "evil.example",
+               "X-Forwarded-Host": "evil.example"}
+    user = served.client.get("/scim/v2/Users/E-1002", headers=spoofed).json()
+    config = served.client.get("/scim/v2/ServiceProviderConfig", headers=spoofed).json()
+    # no public_url: the address the server listens on (the TestClient's "testserver")
+    assert user["meta"]["location"] == "http://testserver/scim/v2/Users/E-1002"
+    assert config["meta"]["location"] == "http://testserver/scim/v2/ServiceProviderConfig"
+    monkeypatch.setattr(served.hub.deployment.config, "public_url",
+                        "https://kontor.example.org/hub/")
+    user = served.client.get("/scim/v2/Users/E-1002", headers=spoofed).json()
+    assert user["meta"]["location"] == "https://kontor.example.org/hub/scim/v2/Users/E-1002"
+    types = served.client.get("/scim/v2/ResourceTypes", headers=spoofed).text
+    assert "evil.example" not in types and "https://kontor.example.org/hub/scim/v2/" in types

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 import sqlite3
 import urllib.parse
@@ -75,3 +76,68 @@ def leaks(texts: dict[str, str], canaries: Iterable[str]) -> list[tuple[str, str
         for match in pattern.finditer(text):
             found.append((where, forms[match.group()]))
     return found
+
+
+def _sealed(entry: object) -> object:
+    """The token of a provenance entry (stored as {"sealed": token})."""
+    return entry.get("sealed") if isinstance(entry, dict) else entry
+
+
+def raw_seal_problems(db: Path) -> list[str]:
+    """What the raw store file gives away about restricted fields: a NULL or unpadded value,
+    or two lengths in one field (golden rows and history together), or an unpadded
+    quarantined record. Empty list: every restricted column holds same-size envelopes."""
+    from hub.canonical import ENTITIES, MODELS, builtin_fields
+    from policies.envelope import is_padded
+
+    problems: list[str] = []
+    with sqlite3.connect(db) as conn:
+        for entity in ENTITIES:
+            fields = [n for n, s in builtin_fields(entity).items() if s.restricted]
+            table = MODELS[entity].__tablename__  # type: ignore[attr-defined]
+            seen: list[tuple[str, dict[str, object]]] = []
+            for gid, provenance, *values in conn.execute(
+                    f"SELECT id, provenance, {', '.join(fields)} FROM {table}"):
+                # the provenance of a restricted field would tell that it holds a value
+                prov = json.loads(provenance or "{}")
+                seen.append((f"{table} {gid}", dict(zip(fields, values, strict=True))
+                             | {f"provenance.{f}": _sealed(prov.get(f)) for f in fields}))
+            for mid, *snaps in conn.execute("SELECT id, survivor_row, merged_row FROM "
+                                            "golden_merge WHERE entity = ?", (entity,)):
+                for snap in map(json.loads, snaps):  # the golden rows an unmerge restores
+                    prov = snap.get("provenance") or {}
+                    seen.append((f"{table} merge {mid}", {f: snap.get(f) for f in fields}
+                                 | {f"provenance.{f}": _sealed(prov.get(f)) for f in fields}))
+            for gid, version, data in conn.execute(
+                    "SELECT golden_id, version, data FROM record_history WHERE entity = ?",
+                    (entity,)):
+                snapshot = json.loads(data) if data else {}
+                if snapshot:  # an empty version ends a deleted record: it holds nothing
+                    seen.append((f"history {gid} v{version}", snapshot))
+            names = fields + [f"provenance.{f}" for f in fields]
+            lengths: dict[str, set[int]] = {f: set() for f in names}
+            for where, values in seen:
+                for f in (names if where.startswith(table) else fields):
+                    value = values.get(f)
+                    if value is None:
+                        problems.append(f"{where}.{f} is NULL")
+                        continue
+                    lengths[f].add(len(str(value)))
+                    if not is_padded(value):
+                        problems.append(f"{where}.{f} is unpadded")
+            problems += [f"{entity}.{f} has lengths {sorted(n)}"
+                         for f, n in lengths.items() if len(n) > 1]
+        for qid, payload in conn.execute("SELECT id, payload FROM quarantine "
+                                         "WHERE payload IS NOT NULL"):
+            if not is_padded(json.loads(payload).get("sealed")):
+                problems.append(f"quarantine {qid} is not padded")
+    return problems
+
+
+def store_file(config: Path) -> Path:
+    """The SQLite file of a demo deployment's master store."""
+    from hub.config import load
+
+    url = load(config).database_url
+    assert url.startswith("sqlite:///"), url
+    return Path(url.removeprefix("sqlite:///"))

@@ -28,7 +28,7 @@ from hub.context import open_hub
 from hub.demo import write_demo
 from policies import engine
 from policies.spec import Action
-from tests.privacy.canary import leaks, output_texts, plant
+from tests.privacy.canary import leaks, output_texts, plant, raw_seal_problems, store_file
 
 SOURCES = ("data/crm", "data/hr", "data/billing", ".kontor", "policies", "mappings")
 runner = CliRunner()
@@ -152,6 +152,13 @@ def test_the_scan_catches_a_policy_that_lets_everything_out(
     assert found, "with default allow, health and criminal data must show up somewhere"
 
 
+def test_the_raw_store_hides_length_and_presence(exercised) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: every restricted column of golden rows and history holds a padded
+    envelope of one length per field, filled or not; quarantined records are padded."""
+    folder, _, _ = exercised
+    assert raw_seal_problems(store_file(folder / "kontor.yaml")) == []
+
+
 def test_a_subject_can_be_crypto_shredded(tmp_path: Path) -> None:
     config, planted = _deployment(tmp_path / "shred")
     runner.invoke(app, ["--config", str(config), "sync"])
@@ -169,6 +176,26 @@ def test_a_subject_can_be_crypto_shredded(tmp_path: Path) -> None:
         history = goldens.read_history(conn, fresh.sealer, "employee", "E-1001")
     assert after["sick_leave_reason"] is None and after["first_name"] == before["first_name"]
     assert all(h["data"]["sick_leave_reason"] is None for h in history)
+    db = store_file(config)
+    assert raw_seal_problems(db) == []  # the shredded row and history keep their lengths
+
+    # Art. 17 erasure: the golden row is blanked (absent is sealed too), history dropped.
+    result = runner.invoke(app, ["--config", str(config), "audit", "erase", "--employee",
+                                 "E-1002", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert raw_seal_problems(db) == []
+
+    # An API DELETE: the golden row goes, history stays sealed under a shredded key.
+    from hub.auth import tokens
+    from hub.auth.roles import Role
+    token = tokens.create(fresh.engine, role=Role.ADMIN, expires_in=dt.timedelta(hours=1),
+                          name="deleter").token
+    with TestClient(create_app(fresh)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        etag = client.get("/api/v1/employees/E-1003").headers["etag"]
+        gone = client.delete("/api/v1/employees/E-1003", headers={"If-Match": etag})
+    assert gone.status_code == 204, gone.text
+    assert raw_seal_problems(db) == []
     hub.close()
     fresh.close()
     shutil.rmtree(tmp_path / "shred")

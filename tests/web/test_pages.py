@@ -12,9 +12,12 @@ from hub.store import goldens
 from hub.web.session import SESSION_COOKIE
 from tests.api.kit import Served
 
+ORIGIN = "http://testserver"  # the TestClient's listen address, as a browser sends it
+
 
 def _client(served: Served) -> TestClient:
-    return TestClient(served.app, follow_redirects=False)
+    """A browser on the hub's own origin: its POSTs carry the Origin header."""
+    return TestClient(served.app, follow_redirects=False, headers={"Origin": ORIGIN})
 
 
 def _row(html: str, field: str) -> str:

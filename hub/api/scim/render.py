@@ -15,6 +15,7 @@ from hub.api.disclosure import Disclosure, business_values
 from hub.api.problems import SCIM_JSON, ApiProblem
 from hub.api.scim.attributes import ScimInput, kontor_fields, to_scim
 from hub.api.scim.filter import FilterError
+from hub.api.security import public_base
 from hub.context import Hub
 from hub.records import jsonable
 from hub.store import bulk, goldens
@@ -27,7 +28,9 @@ class ScimProblem(ApiProblem):
 
 
 def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/scim/v2"
+    """Absolute, as SCIM wants: the configured ``public_url``, else the listen address;
+    never the Host header (hub/api/security.py)."""
+    return public_base(request) + "/scim/v2"
 
 
 def kontor(hub: Hub) -> list[str]:
