@@ -46,9 +46,16 @@ def recent_runs(conn: Connection, limit: int) -> list[dict[str, Any]]:
     return [jsonable(dict(r._mapping)) for r in rows]
 
 
+def _waits(counts: dict[str, Any]) -> bool:
+    """An outbound stream whose records wait in the outbox (pending or dead letters)."""
+    return counts.get("direction") == "outbound" and bool(
+        counts.get("pending") or counts.get("dead"))
+
+
 def systems_overview(conn: Connection, deployment: Deployment) -> list[dict[str, Any]]:
     """Each system with its streams' last run outcome, open quarantine, and a status:
     ``ok``, ``records failed`` (last run quarantined some), ``failing`` (a stream failed),
+    ``deliveries waiting`` (a target was down: its records wait in the outbox for a retry),
     or ``never run``."""
     runs = recent_runs(conn, _RECENT_RUNS)
     q = bulk.table_of(Quarantine)
@@ -66,8 +73,9 @@ def systems_overview(conn: Connection, deployment: Deployment) -> list[dict[str,
                             "last_run": last})
         lasts = [s["last_run"] for s in streams if s["last_run"]]
         status = ("never run" if not lasts else
-                  "failing" if any(x.get("error") for x in lasts) else
-                  "records failed" if any(x.get("failed") for x in lasts) else "ok")
+                  "failing" if any(x.get("error") and not _waits(x) for x in lasts) else
+                  "records failed" if any(x.get("failed") for x in lasts) else
+                  "deliveries waiting" if any(_waits(x) for x in lasts) else "ok")
         out.append({"name": name, "connector": system.config.connector,
                     "description": system.config.description, "status": status,
                     "open_quarantine": open_q.get(name, 0), "streams": streams})

@@ -39,8 +39,9 @@ def serve(
     jobs = hub.deployment.config.jobs
     running = start_scheduler(str(hub.deployment.path), hub.deployment.database_url, jobs) \
         if scheduler else None
-    console.print(f"Kontor API on http://{host}:{port} — docs at http://{host}:{port}/docs, "
-                  f"dashboard at http://{host}:{port}/ui/", highlight=False)
+    base = (hub.deployment.config.public_url or f"http://{host}:{port}").rstrip("/")
+    console.print(f"Kontor API on http://{host}:{port} — docs at {base}/docs, "
+                  f"dashboard at {base}/ui/", highlight=False)
     if running is not None:
         for job in running.get_jobs():
             console.print(f"  job {job.name}: next run {job.next_run_time:%Y-%m-%d %H:%M %Z}",

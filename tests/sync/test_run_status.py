@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from hub.api.app import create_app
+from hub.api.services import systems_overview
 from hub.auth import tokens
 from hub.auth.roles import Role
 from hub.cli.main import app
@@ -118,6 +119,11 @@ def test_a_target_outage_ends_pending_and_success_after_recovery(rest_target: Pa
     assert runs.output.count("pending") == 2
     status = json.loads(kontor(rest_target, "status", "--json").stdout)["last_run"]
     assert (status["status"], status["pending"], status["dead"]) == ("pending", 2, 0)
+    hub = open_hub(rest_target)  # the dashboard's overview: waiting, not failing
+    with hub.engine.connect() as conn:
+        overview = {s["name"]: s["status"] for s in systems_overview(conn, hub.deployment)}
+    hub.close()
+    assert overview["mailing"] == "deliveries waiting"
 
     server.state.faults.clear()  # the target is back
     backoff_runs_out(rest_target)
