@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 
 from sqlalchemy import Engine, select
 
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: A woken worker waits this long first: the wake-up may come just before the commit.
 SETTLE = 0.05
+#: At most this many delivery rounds a second: each round is a run with its own audit
+#: entries and checkpoint, and a burst of API writes is better delivered as one batch.
+MIN_GAP = 0.25
 
 
 def due_systems(engine: Engine, deployment: Deployment) -> list[str]:
@@ -80,12 +84,14 @@ class DeliveryWorker:
             thread.join(timeout=10)
 
     def _loop(self) -> None:
+        last = 0.0
         while not self._stop.is_set():
             outbox.CHANGED.wait(self.poll)
             if self._stop.is_set():
                 return
+            self._stop.wait(max(SETTLE, last + MIN_GAP - time.monotonic()))
             outbox.CHANGED.clear()
-            self._stop.wait(SETTLE)
+            last = time.monotonic()
             try:
                 result = deliver_due(self.deployment, self.engine)
             except Busy as exc:  # a sync of that target runs now: it delivers
