@@ -8,6 +8,7 @@ and handed to connectors as ``SecretStr``; a literal secret is refused.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from dataclasses import dataclass, field
@@ -276,17 +277,20 @@ def _build_settings(name: str, sys_cfg: SystemConfig, cls: type[Connector], base
                     ) -> ConnectorSettings | None:
     prefix = f"systems.{name}.settings"
     raw = sys_cfg.settings
-    for secret in _secret_fields(cls.settings_model):
+    literal = False
+    for secret in sorted(_secret_fields(cls.settings_model)):
         value = raw.get(secret)
         if value is not None and not secrets.is_reference(value):
             problems.append(doc.problem(f"{prefix}.{secret}",
                                         "secrets must be references like ${env:NAME} or "
                                         "${file:PATH}, never literal values"))
-            return None
-    try:
-        resolved = secrets.resolve(raw, base_dir)
-    except secrets.UnresolvedSecret as exc:
-        problems.append(doc.problem(prefix, str(exc)))
+            literal = True
+    if literal:
+        return None
+    # every unresolved reference, each at its own key (systems.x.settings.password)
+    resolved, unresolved = secrets.resolve_all(raw, base_dir, prefix)
+    if unresolved:
+        problems.extend(doc.problem(exc.key, str(exc)) for exc in unresolved)
         return None
     try:
         return cls.settings_model.model_validate(resolved)
@@ -300,14 +304,22 @@ def load(path: str | Path | None = None) -> Deployment:
     cfg_path = config_path(path)
     doc = load_yaml(cfg_path)
     base_dir = cfg_path.parent
-    try:
-        cfg = KontorConfig.model_validate(doc.data)
-    except ValidationError as exc:
-        raise ConfigError(doc.validation_problems(exc)) from None
-
+    if doc.empty:  # nothing to check: say so, instead of a cascade of follow-on problems
+        raise ConfigError([ConfigProblem(str(cfg_path), "", f"{cfg_path.name} is empty: run "
+                                         "`kontor init` for a commented starter")])
     problems: list[ConfigProblem] = []
+    cfg = _validate(doc, problems)
+    if cfg is None:
+        raise ConfigError(problems)
+    # What the file declares, including parts set aside as invalid above, so that the
+    # checks below do not report them a second time as unknown.
+    raw = _Declared(doc.data)
+
     catalog = _field_catalog(cfg, doc, problems)
     field_types = {e: {n: s.type for n, s in specs.items()} for e, specs in catalog.items()}
+    for entity, names in raw.custom_fields.items():
+        for n, type_name in names.items():
+            field_types.setdefault(entity, {}).setdefault(n, type_name)
     installed = registry.connectors()
     systems: dict[str, System] = {}
 
@@ -340,27 +352,114 @@ def load(path: str | Path | None = None) -> Deployment:
             system.streams.append(Stream(name, stream_name, st, spec, mapping))
         systems[name] = system
 
-    problems.extend(mm_settings.check(cfg, catalog, set(cfg.systems), doc))
+    system_names = set(cfg.systems) | set(raw.systems)
+    problems.extend(mm_settings.check(cfg, catalog, system_names, doc))
     for job_name, job in cfg.jobs.items():
         for i, name in enumerate(job.systems):
-            if name not in cfg.systems:
+            if name not in system_names:
                 problems.append(doc.problem(f"jobs.{job_name}.systems.{i}",
                                             f"unknown system {name!r}"))
 
     policy_set = PolicySet()
-    destinations = set(systems) | {s.label for sys in systems.values() for s in sys.streams}
+    # systems whose settings or mappings failed above are still destinations: a policy
+    # naming one is not wrong
+    destinations = system_names | {f"{name}.{stream}" for name, streams in
+                                   [*raw.systems.items(),
+                                    *((n, list(c.streams)) for n, c in cfg.systems.items())]
+                                   for stream in streams}
+    policy_fields = {e: set(specs) | set(raw.custom_fields.get(e, {}))
+                     for e, specs in catalog.items()}
     try:
-        policy_set = load_policies((base_dir / cfg.policies).resolve(),
-                                   {e: set(specs) for e, specs in catalog.items()},
+        policy_set = load_policies((base_dir / cfg.policies).resolve(), policy_fields,
                                    destinations)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+
+    database_url = ""
+    try:
+        database_url = _database_url(cfg, base_dir, doc)
     except ConfigError as exc:
         problems.extend(exc.problems)
 
     if problems:
         raise ConfigError(problems)
-
-    database_url = _database_url(cfg, base_dir, doc)
     return Deployment(cfg_path, cfg, systems, catalog, database_url, policy_set)
+
+
+#: How deep an invalid part of kontor.yaml is set aside so that the rest is still checked:
+#: a stream, a custom field, an entry of these collections, else the top-level key.
+_COLLECTIONS = {"systems", "jobs", "matching", "survivorship", "custom_fields"}
+
+
+def _prune_at(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    if "[key]" in loc:
+        loc = loc[:loc.index("[key]")]
+    if len(loc) >= 4 and loc[0] == "systems" and loc[2] == "streams":
+        return loc[:4]
+    if len(loc) >= 3 and loc[0] == "custom_fields":
+        return loc[:3]
+    if len(loc) >= 2 and loc[0] in _COLLECTIONS:
+        return loc[:2]
+    return loc[:1]
+
+
+def _remove(data: Any, path: tuple[Any, ...]) -> bool:
+    """Delete ``path`` from nested dicts; whether anything was deleted."""
+    if not path:
+        return False
+    node = data
+    for part in path[:-1]:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    if isinstance(node, dict) and path[-1] in node:
+        del node[path[-1]]
+        return True
+    return False
+
+
+def _validate(doc: YamlDocument, problems: list[ConfigProblem]) -> KontorConfig | None:
+    """kontor.yaml as a model. Its problems go to ``problems``; the invalid parts are then
+    set aside (defaults for top-level keys) so that mappings and policies are checked too,
+    in the same run. ``None`` when nothing sensible is left to check."""
+    try:
+        return KontorConfig.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(doc.validation_problems(exc))
+        error = exc
+    data = copy.deepcopy(doc.data)
+    if not isinstance(data, dict):
+        return None
+    for _ in range(20):  # each round removes at least one part, so this ends
+        removed = [_remove(data, _prune_at(tuple(e["loc"]))) for e in error.errors()]
+        if not any(removed):
+            return None
+        try:
+            return KontorConfig.model_validate(data)
+        except ValidationError as exc:  # follow-ons of the removal, not reported again
+            error = exc
+    return None
+
+
+class _Declared:
+    """System, stream and custom-field names as kontor.yaml spells them, valid or not."""
+
+    def __init__(self, data: Any):
+        self.systems: dict[str, list[str]] = {}
+        self.custom_fields: dict[str, dict[str, str]] = {}
+        data = data if isinstance(data, dict) else {}
+        systems = data.get("systems")
+        for name, sys_cfg in (systems.items() if isinstance(systems, dict) else ()):
+            streams = sys_cfg.get("streams") if isinstance(sys_cfg, dict) else None
+            self.systems[str(name)] = [str(s) for s in streams] \
+                if isinstance(streams, dict) else []
+        custom = data.get("custom_fields")
+        for entity, fields in (custom.items() if isinstance(custom, dict) else ()):
+            if entity in canonical.ENTITIES and isinstance(fields, dict):
+                self.custom_fields[entity] = {
+                    str(n): str(f.get("type")) if isinstance(f, dict) and f.get("type") in
+                    ("str", "int", "decimal", "date", "datetime", "bool") else "str"
+                    for n, f in fields.items()}
 
 
 def _database_url(cfg: KontorConfig, base_dir: Path, doc: YamlDocument) -> str:

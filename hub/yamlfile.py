@@ -14,10 +14,12 @@ from hub.errors import ConfigError, ConfigProblem
 class YamlDocument:
     """A parsed YAML file plus the line of every key path (``systems.crm.settings``)."""
 
-    def __init__(self, path: Path, data: Any, lines: dict[str, int]):
+    def __init__(self, path: Path, data: Any, lines: dict[str, int], *, empty: bool = False):
         self.path = path
         self.data = data
         self._lines = lines
+        #: The file holds no YAML value at all (nothing, or only blank lines and comments).
+        self.empty = empty
 
     def where(self, key_path: str) -> str:
         """``file:line`` for the deepest known prefix of ``key_path``."""
@@ -89,4 +91,4 @@ def load_yaml(path: Path) -> YamlDocument:
     lines: dict[str, int] = {}
     if node is not None:
         _index_lines(node, "", lines)
-    return YamlDocument(path, data if data is not None else {}, lines)
+    return YamlDocument(path, data if data is not None else {}, lines, empty=node is None)

@@ -33,6 +33,10 @@ _TOKEN = re.compile(r"""\s*(?:
     (?P<op>==|!=|<=|>=|[<>&+\-*/(),])
 )""", re.VERBOSE)
 _KEYWORDS = {"and", "or", "not", "true", "false", "null"}
+#: Deepest nesting of parentheses, calls and unary operators an expression may have.
+MAX_DEPTH = 50
+#: Deepest tree a (long, flat) chain of operators may build, e.g. ``a & b & c & ...``.
+MAX_TREE_DEPTH = 200
 _BINARY = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
            "&": 5, "+": 6, "-": 6, "*": 7, "/": 7}
 
@@ -87,6 +91,7 @@ class _Parser:
             self.tokens.append((kind, m.group(kind)))
             pos = m.end()
         self.i = 0
+        self.depth = -1  # the whole expression is level 0
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -113,6 +118,17 @@ class _Parser:
         return left
 
     def unary(self) -> Node:
+        # every nesting (parentheses, call arguments, not, unary minus) passes here
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError(f"nested too deeply (more than {MAX_DEPTH} levels of "
+                                  "parentheses, calls or unary operators)")
+        try:
+            return self._unary()
+        finally:
+            self.depth -= 1
+
+    def _unary(self) -> Node:
         tok = self.peek()
         if tok is not None and tok[1] == "not":
             self.take()
@@ -224,6 +240,16 @@ def _eval(node: Node, env: Mapping[str, Any]) -> Any:
     return _compare(op, left, right)
 
 
+def _tree_depth(tree: Node) -> int:
+    """Depth of ``tree``, without recursion (it may be deep)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((n, depth + 1) for n in node[1:] if isinstance(n, tuple))
+    return deepest
+
+
 def _names(node: Node) -> set[str]:
     if node[0] == "name":
         return {node[1]}
@@ -235,7 +261,14 @@ class Expression:
 
     def __init__(self, text: str):
         self.text = text
-        self.tree = _Parser(text).parse()
+        try:
+            self.tree = _Parser(text).parse()
+        except RecursionError:  # the depth limit should come first; never a bare one
+            raise ExpressionError("nested too deeply") from None
+        if _tree_depth(self.tree) > MAX_TREE_DEPTH:
+            raise ExpressionError(f"too long a chain of operators (deeper than "
+                                  f"{MAX_TREE_DEPTH}); split it into computed steps or "
+                                  "use concat()/coalesce()")
         self.names = frozenset(_names(self.tree))
 
     def evaluate(self, env: Mapping[str, Any]) -> Any:

@@ -86,3 +86,25 @@ def test_status_json(starter: Path) -> None:
     data = json.loads(result.stdout)
     assert data["golden_records"] == {"customer": 3, "employee": 0}
     assert data["last_run"]["status"] == "success"
+
+
+def test_check_reports_mapped_columns_the_source_lacks(starter: Path) -> None:
+    mapping = starter.parent / "mappings" / "shop_customer.yaml"
+    text = mapping.read_text(encoding="utf-8").replace(
+        "  first_name: first_name", "  first_name: firstname").replace(
+        "  loyalty_tier: tier", "  loyalty_tier: {expr: \"upper(tier_code)\"}")
+    mapping.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["--config", str(starter), "check", "--json"])
+    assert result.exit_code == 1, result.output
+    problems = json.loads(result.stdout)["problems"]
+    lines = text.splitlines()
+    first = lines.index("  first_name: firstname") + 1
+    tier = lines.index('  loyalty_tier: {expr: "upper(tier_code)"}') + 1
+    assert [(p["file"], p["path"]) for p in problems] == [
+        (f"{mapping}:{first}", "fields.first_name.column"),
+        (f"{mapping}:{tier}", "fields.loyalty_tier.expr")]
+    assert problems[0]["problem"].startswith(
+        "column 'firstname' is not in customers.csv (columns: id, first_name, ")
+    plain = runner.invoke(app, ["--config", str(starter), "check"])
+    assert f"{mapping}:{first}: fields.first_name.column: column 'firstname' is not in " \
+        "customers.csv" in " ".join(plain.output.split())

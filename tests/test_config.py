@@ -30,9 +30,10 @@ def test_every_problem_is_reported_at_once_with_line_and_path(starter: Path) -> 
     _write(starter, text)
     with pytest.raises(ConfigError) as info:
         config.load(starter)
-    # pydantic problems stop before semantic checks, so fix those one at a time
+    # a shape problem (batch_size) does not hide the others: all three in one run
     problems = info.value.problems
-    assert any(p.path == "batch_size" for p in problems)
+    assert {p.path for p in problems} == {"batch_size", "systems.shop.connector",
+                                          "custom_fields.customer.loyalty_tier.category"}
     assert all(str(starter) in p.file for p in problems)
     line = text.splitlines().index("batch_size: -1") + 1
     assert any(p.file.endswith(f":{line}") for p in problems)
@@ -120,3 +121,57 @@ def test_missing_file_and_broken_yaml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="invalid YAML") as info:
         config.load(broken)
     assert info.value.problems[0].file.startswith(f"{broken}:")
+
+
+def test_problems_in_kontor_yaml_mappings_and_policies_come_in_one_run(starter: Path) -> None:
+    text = starter.read_text(encoding="utf-8")
+    _write(starter, text.replace("batch_size: 5000", "batch_size: lots")
+           .replace("direction: outbound", "direction: outwards"))
+    mapping = starter.parent / "mappings" / "shop_customer.yaml"
+    mapping.write_text(mapping.read_text(encoding="utf-8").replace(
+        "  first_name: first_name", "  fist_name: first_name"), encoding="utf-8")
+    policy = starter.parent / "policies" / "starter.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8") + "\nnot_a_policy_key: 1\n",
+                      encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        config.load(starter)
+    files = {p.file.rsplit(":", 1)[0] for p in info.value.problems}
+    assert files == {str(starter), str(mapping), str(policy)}
+    paths = {p.path for p in info.value.problems}
+    assert {"batch_size", "systems.mailing.streams.subscribers.direction",
+            "fields.fist_name"} <= paths
+    # the stream set aside is still a known destination: no follow-on problems
+    assert not any("unknown" in p.message and "mailing" in p.message
+                   for p in info.value.problems)
+
+
+@pytest.mark.parametrize("text", ["", "\n  \n", "# only a comment\n# and another\n"])
+def test_an_empty_kontor_yaml_says_so_and_nothing_else(tmp_path: Path, text: str) -> None:
+    path = _write(tmp_path / "kontor.yaml", text)
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    (problem,) = info.value.problems
+    assert problem.message == ("kontor.yaml is empty: run `kontor init` for a commented "
+                               "starter")
+
+
+def test_unset_env_reference_is_reported_at_its_own_key(starter: Path) -> None:
+    text = starter.read_text(encoding="utf-8").replace("\nsystems:\n", """
+systems:
+  billing:
+    connector: sql
+    settings:
+      url: postgresql+psycopg://reader@127.0.0.1/billing
+      password: ${env:KONTOR_TEST_UNSET_PW}
+    streams:
+      customers: {entity: customer, direction: inbound, resource: customers, key: [id],
+                  mapping: mappings/shop_customer.yaml}
+""")
+    _write(starter, text)
+    with pytest.raises(ConfigError) as info:
+        config.load(starter)
+    (problem,) = info.value.problems
+    line = text.splitlines().index("      password: ${env:KONTOR_TEST_UNSET_PW}") + 1
+    assert problem.path == "systems.billing.settings.password"
+    assert problem.file == f"{starter}:{line}"
+    assert "KONTOR_TEST_UNSET_PW" in problem.message

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from connectors.base import Capability, Connector
 from hub import config
 from hub.cli.output import console, err_console, print_json
 from hub.errors import ConfigError, ConnectorError, HubError
 from hub.sync.drift import unknown_columns
+from hub.yamlfile import YamlDocument, load_yaml
+from mappings.spec import FieldMap
+
+#: Connectors whose ``discover`` gives the source's declared columns (a header, a layout,
+#: a table), not those seen in a sample: a mapped column missing there is a problem. For
+#: the others it is a warning, since the sample may simply not hold the column.
+DECLARED_COLUMNS = frozenset({"csv", "fixedwidth", "sql"})
 
 
 def check(
@@ -24,6 +33,7 @@ def check(
     problems: list[dict[str, str]] = []
     results: list[dict[str, str]] = []
     drift: dict[str, list[str]] = {}  # stream -> source columns its mapping ignores
+    warnings: list[dict[str, str]] = []
     try:
         deployment = config.load(ctx.obj["config"])
     except ConfigError as exc:
@@ -40,6 +50,7 @@ def check(
                 with system.connect(deployment.base_dir) as connector:
                     connector.check()
                     drift.update(unknown_columns(system, connector))
+                    problems += mapped_columns(system, connector, warnings)
                 results.append({"system": name, "connector": system.config.connector,
                                 "status": "ok", "detail": ""})
             except (ConnectorError, HubError) as exc:
@@ -50,15 +61,92 @@ def check(
                                 "status": "failed", "detail": str(exc)})
     if as_json:
         print_json({"ok": not problems, "systems": results, "problems": problems,
-                    "unknown_columns": drift})
+                    "unknown_columns": drift, "warnings": warnings})
     else:
-        _show(results, problems, drift)
+        _show(results, problems, drift, warnings)
     if problems:
         raise typer.Exit(1)
 
 
+def _where(field: str, fm: FieldMap, column: str) -> str:
+    """The mapping key that names ``column`` for canonical ``field``."""
+    prefix = "updated_at" if field == "updated_at" else f"fields.{field}"
+    if column in fm.source_columns:
+        return f"{prefix}.{'columns' if fm.columns is not None else 'column'}"
+    return f"{prefix}.expr"
+
+
+def _columns(connector: Connector, stream: config.Stream) -> list[str]:
+    found = connector.discover(stream.spec)
+    return [str(f["name"]) for entry in found for f in entry.get("fields", [])]
+
+
+def mapped_columns(system: config.System, connector: Connector,
+                   warnings: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Problems for mapping columns the system lacks, per its discovered columns.
+
+    Inbound: every column a mapping reads (``column``, ``columns``, names in ``expr``).
+    Outbound, where the target declares its columns (a table): every column it writes.
+    A source that cannot tell its columns gets a warning instead; a target, nothing.
+    """
+    if Capability.DISCOVER not in system.connector_cls.capabilities:
+        return []
+    declared = system.config.connector in DECLARED_COLUMNS
+    problems: list[dict[str, str]] = []
+    for stream in system.streams:
+        inbound = stream.config.direction == "inbound"
+        if not inbound and not declared:
+            continue
+        try:
+            available = _columns(connector, stream)
+        except (ConnectorError, HubError, NotImplementedError, OSError) as exc:
+            if inbound:
+                warnings.append({"stream": stream.label,
+                                 "warning": f"mapped columns not checked: cannot read the "
+                                            f"columns of {stream.spec.resource} ({exc})"})
+            continue
+        if not available:
+            continue  # an empty drop folder, an empty sample: nothing to compare with
+        doc: YamlDocument | None = None
+        listing = ", ".join(available)
+        for field, key_path, column in _mapping_columns(stream, inbound):
+            if column in available:
+                continue
+            if doc is None:
+                doc = load_yaml(Path(stream.mapping.source))
+            message = (f"column {column!r} is not in {stream.spec.resource} "
+                       f"(columns: {listing})")
+            if declared:
+                problems.append({"file": doc.where(key_path), "path": key_path,
+                                 "problem": message})
+            else:
+                warnings.append({"stream": stream.label, "warning": f"{doc.where(key_path)}: "
+                                 f"{key_path}: {message}, in the records sampled"})
+    return problems
+
+
+def _mapping_columns(stream: config.Stream, inbound: bool) -> list[tuple[str, str, str]]:
+    """(canonical field, mapping key path, column) for every column the stream touches."""
+    mapping, spec = stream.mapping, stream.mapping.spec
+    found: list[tuple[str, str, str]] = []
+    if inbound:
+        maps = {**spec.fields, **({"updated_at": spec.updated_at} if spec.updated_at else {})}
+        for column in sorted(mapping.columns):
+            for field in sorted(mapping.fields_of_column(column)):
+                if field in maps:
+                    found.append((field, _where(field, maps[field], column), column))
+        return found
+    for field, fm in spec.fields.items():
+        if fm.expr is None:
+            for column in fm.source_columns:
+                found.append((field, _where(field, fm, column), column))
+    found += [("", f"computed.{column}", column) for column in spec.computed]
+    return found
+
+
 def _show(results: list[dict[str, str]], problems: list[dict[str, str]],
-          drift: dict[str, list[str]] | None = None) -> None:
+          drift: dict[str, list[str]] | None = None,
+          warnings: list[dict[str, str]] | None = None) -> None:
     if results:
         table = Table(title="Systems")
         for col in ("system", "connector", "status"):
@@ -70,6 +158,9 @@ def _show(results: list[dict[str, str]], problems: list[dict[str, str]],
     for stream, columns in (drift or {}).items():
         console.print(f"[yellow]! {stream}: columns the mapping does not know (dropped, "
                       f"never passed on):[/] {', '.join(columns)}", highlight=False)
+    for w in warnings or []:
+        console.print(f"[yellow]! {w['stream']}:[/] {w['warning']}", highlight=False,
+                      soft_wrap=True)
     if problems:
         err_console.print(f"[bold red]{len(problems)} problem(s):[/]")
         for p in problems:

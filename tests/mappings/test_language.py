@@ -251,3 +251,20 @@ def test_dates_in_several_formats_still_convert(tmp_path: Path) -> None:
                   f"  date_of_birth: {{column: D, format: '{fmt}'}}\n")
         assert m.inbound({"D": text})[0]["date_of_birth"] == dt.date(1980, 12, 31)
         assert m.outbound({"date_of_birth": dt.date(1980, 12, 31)}) == {"D": text}
+
+
+@pytest.mark.parametrize("text", ["(" * 400 + "Ort" + ")" * 400, "-" * 400 + "1",
+                                  "not " * 400 + "Ort", "upper(" * 60 + "Ort" + ")" * 60,
+                                  " & ".join(["Ort"] * 1000)])
+def test_deep_nesting_is_a_clear_mapping_error_not_a_recursion_error(tmp_path: Path,
+                                                                    text: str) -> None:
+    problems = _problems(tmp_path, f"entity: customer\nfields:\n  city: {{expr: \"{text}\"}}\n")
+    assert [(line, path) for line, path, _ in problems] == [("3", "fields.city.expr")]
+    assert problems[0][2].startswith("invalid expression:")
+    assert "nested too deeply" in problems[0][2] or "chain" in problems[0][2]
+
+
+def test_fifty_levels_of_nesting_still_load(tmp_path: Path) -> None:
+    m = _load(tmp_path, "entity: customer\nfields:\n  city: {expr: \""
+              + "(" * 49 + "upper(Ort)" + ")" * 49 + "\"}\n")
+    assert m.inbound({"Ort": "bonn"})[0] == {"city": "BONN"}
