@@ -44,7 +44,8 @@ class RestConnector(ApiConnector):
                             timeout=(s.connect_timeout, s.read_timeout),
                             headers=s.headers, verify=s.verify_tls)
         client.auth = build_auth(s, self.system, lambda url, data, auth: client.send(
-            "POST", client.url(url), auth=auth, data=data))
+            "POST", client.url(url, under_base=False), auth=auth, data=data,
+            idempotent=True))  # a token request creates nothing: safe to repeat
         return client
 
     def check(self) -> None:

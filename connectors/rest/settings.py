@@ -58,6 +58,11 @@ class Pagination(BaseModel):
     cursor_param: str = "cursor"
     #: Dotted path of the next cursor in the response body; empty/missing ends the read.
     cursor_path: str = "next_cursor"
+    #: page/offset: dotted path of the total record count in the body (e.g. ``total``),
+    #: if the API reports one; the read then ends once that many records have arrived.
+    #: Without it the read ends at the first empty page (never at a merely short one:
+    #: an API may cap the page size below what was asked for).
+    total_path: str | None = None
 
 
 class ResourceOptions(BaseModel):

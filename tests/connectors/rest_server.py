@@ -3,13 +3,20 @@
 It serves one customer collection under four pagination styles, checks one auth scheme,
 issues OAuth2 tokens, and can be told to fail: ``faults`` holds (status, headers) answers
 given before the next normal one. Every request is logged for the tests to inspect.
+
+Quirks of real servers: ``page_cap`` caps page/offset pages at N items whatever the client
+asks for; ``stall`` makes a method's successful answers come that many seconds late,
+after the change is committed (a read timeout after commit); a ``?escape=/path`` query
+makes the link style's next link point at that path (outside a base path).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +26,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 STYLES = ("page", "offset", "cursor", "link", "plain")
 CLIENT_ID, CLIENT_SECRET = "kontor-client", "s3cret-client"
+
+
+#: status, JSON body (None: empty), extra headers
+Answer = tuple[int, Any, dict[str, str]]
 
 
 @dataclass
@@ -41,6 +52,8 @@ class State:
     issued: int = 0
     clock: int = 0
     log: list[Seen] = field(default_factory=list)
+    page_cap: int | None = None
+    stall: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def tick(self) -> str:
@@ -110,17 +123,20 @@ class Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
         if len(parts) < 2 or parts[0] not in STYLES or parts[1] != "customers":
             return self._send(404, {"error": "no such resource"})
+        answer: Answer = (405, {"error": "method not allowed"}, {})
         with st.lock:
             if len(parts) == 2 and method == "GET":
-                return self._list(parts[0], query)
-            if len(parts) == 2 and method == "POST":
-                return self._upsert(body.get("id") if isinstance(body, dict) else None, body)
-            if len(parts) == 3 and method in ("PUT", "PATCH"):
-                return self._upsert(parts[2], body)
-            if len(parts) == 3 and method == "DELETE":
+                answer = self._list(parts[0], query)
+            elif len(parts) == 2 and method == "POST":
+                answer = self._upsert(body.get("id") if isinstance(body, dict) else None, body)
+            elif len(parts) == 3 and method in ("PUT", "PATCH"):
+                answer = self._upsert(parts[2], body)
+            elif len(parts) == 3 and method == "DELETE":
                 found = st.customers.pop(parts[2], None)
-                return self._send(204 if found else 404)
-        return self._send(405, {"error": "method not allowed"})
+                answer = (204 if found else 404, None, {})
+        if answer[0] < 300 and st.stall.get(method):
+            time.sleep(st.stall[method])  # committed, but the answer comes too late
+        self._send(*answer)
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -151,46 +167,51 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, {"access_token": token, "token_type": "Bearer",
                          "expires_in": st.token_lifetime})
 
-    def _list(self, style: str, q: dict[str, str]) -> None:
+    def _list(self, style: str, q: dict[str, str]) -> Answer:
         st = self.server.state
         rows = [row for _, row in sorted(st.customers.items())]
         if "updated_since" in q:
             rows = [r for r in rows if (r.get("updated_at") or "") > q["updated_since"]]
         if style == "plain":
-            return self._send(200, rows)
+            return 200, rows, {}
         if style == "page":
-            size, page = int(q["per_page"]), int(q["page"])
-            return self._send(200, {"data": {"items": rows[(page - 1) * size:page * size]}})
+            size, page = self._capped(q["per_page"]), int(q["page"])
+            return 200, {"data": {"items": rows[(page - 1) * size:page * size]}}, {}
         if style == "offset":
-            start, size = int(q["offset"]), int(q["limit"])
-            return self._send(200, {"results": rows[start:start + size], "total": len(rows)})
+            start, size = int(q["offset"]), self._capped(q["limit"])
+            return 200, {"results": rows[start:start + size], "total": len(rows)}, {}
         start, size = int(q.get("cursor", "0")), int(q.get("limit", "2"))
         chunk, end = rows[start:start + size], start + size
         if style == "cursor":
             nxt = str(end) if end < len(rows) else None
-            return self._send(200, {"data": chunk, "meta": {"next": nxt}})
+            return 200, {"data": chunk, "meta": {"next": nxt}}, {}
         links = {}
         if end < len(rows):
             host = "localhost" if q.get("evil") else "127.0.0.1"
             port = self.server.server_address[1]
-            links["Link"] = (f'<http://{host}:{port}/link/customers?cursor={end}&limit={size}>; '
+            where = q.get("escape", "/link/customers")
+            links["Link"] = (f'<http://{host}:{port}{where}?cursor={end}&limit={size}>; '
                              'rel="next", </link/customers>; rel="first"')
-        self._send(200, chunk, links)
+        return 200, chunk, links
 
-    def _upsert(self, key: str | None, body: Any) -> None:
+    def _upsert(self, key: str | None, body: Any) -> Answer:
         st = self.server.state
         if not isinstance(body, dict) or not key or not body.get("name"):
-            return self._send(422, {"error": "name is required"})
+            return 422, {"error": "name is required"}, {}
         if "@" not in str(body.get("email") or "@"):
             # A real API's habit the connector must not copy: the value in the error.
-            return self._send(422, {"error": f"invalid email {body['email']!r}"})
+            return 422, {"error": f"invalid email {body['email']!r}"}, {}
         old = st.customers.get(key, {})
         new = {**old, **body, "id": key}
         new.pop("updated_at", None)
         if {k: v for k, v in old.items() if k != "updated_at"} != new:
             new["updated_at"] = st.tick()
             st.customers[key] = new
-        self._send(201 if not old else 200, st.customers[key])
+        return 201 if not old else 200, st.customers[key], {}
+
+    def _capped(self, asked: str) -> int:
+        cap = self.server.state.page_cap
+        return int(asked) if cap is None else min(int(asked), cap)
 
 
 class Server(ThreadingHTTPServer):
@@ -199,6 +220,11 @@ class Server(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.state = State()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # the client gave up waiting (a stalled answer): expected here
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

@@ -19,7 +19,8 @@ from tests.connectors.rest_server import CLIENT_ID, CLIENT_SECRET, Server, runni
 FAST = {"attempts": 3, "backoff": 0.01, "max_backoff": 0.05}
 PAGED = {  # each style's own pagination, 3 records a page
     "page": {"records_path": "data.items", "pagination": {"style": "page", "page_size": 3}},
-    "offset": {"records_path": "results", "pagination": {"style": "offset", "page_size": 3}},
+    "offset": {"records_path": "results", "pagination": {"style": "offset", "page_size": 3,
+                                                          "total_path": "total"}},
     "cursor": {"records_path": "data", "pagination": {
         "style": "cursor", "page_size": 3, "cursor_path": "meta.next"}},
     "link": {"pagination": {"style": "link"}, "params": {"limit": "3"}},
@@ -49,7 +50,7 @@ def ids(batches: list[ReadBatch]) -> list[str]:
 
 
 @pytest.mark.parametrize(("style", "calls"), [
-    ("page", 3), ("offset", 3), ("cursor", 3), ("link", 3), ("plain", 1)])
+    ("page", 4), ("offset", 3), ("cursor", 3), ("link", 3), ("plain", 1)])
 def test_every_pagination_style_reads_each_record_once(server: Server, style: str,
                                                        calls: int) -> None:
     server.state.seed(7)
@@ -67,10 +68,13 @@ def test_page_and_offset_parameters_sent(server: Server) -> None:
         list(conn.read(spec("page")))
         list(conn.read(spec("offset")))
     got = [s.query for s in server.state.log]
+    # page: a short page is not the end (the API may cap the size), an empty one is;
+    # offset: the reported total (total_path) ends the read without an empty page.
     assert got == [{"per_page": "3", "page": "1"}, {"per_page": "3", "page": "2"},
+                   {"per_page": "3", "page": "3"},
                    {"limit": "3", "offset": "0"}, {"limit": "3", "offset": "3"}]
     locations = [s.path for s in server.state.log]
-    assert locations == ["/page/customers"] * 2 + ["/offset/customers"] * 2
+    assert locations == ["/page/customers"] * 3 + ["/offset/customers"] * 2
 
 
 def test_record_location_names_page_and_position(server: Server) -> None:
@@ -110,7 +114,7 @@ def test_oauth2_token_is_cached_and_refreshed_once_after_401(server: Server) -> 
     server.state.seed(7)
     with oauth(server) as conn:
         list(conn.read(spec("page")))
-        assert server.state.issued == 1  # three pages, one token
+        assert server.state.issued == 1  # four pages (the last empty), one token
         [token_call] = server.state.requests("POST", "/oauth/token")
         assert token_call.body == "grant_type=client_credentials&scope=customers"
         assert {s.headers["Authorization"] for s in server.state.requests("GET")} == \
@@ -126,7 +130,7 @@ def test_oauth2_expired_token_is_renewed_before_use(server: Server) -> None:
     server.state.token_lifetime = 1  # within the renewal margin: renewed before each use
     server.state.seed(7)
     with oauth(server) as conn:
-        list(conn.read(spec("page")))
+        list(conn.read(spec("offset")))
     assert server.state.issued == 3 == len(server.state.requests("GET"))
 
 
@@ -280,9 +284,10 @@ def test_redirect_missing_resource_and_foreign_next_link_are_fatal(server: Serve
                                                           "params": {"evil": "1"}}})
     before = len(server.state.log)
     with RestConnector(foreign, system="crm", base_dir=Path(".")) as conn, \
-            pytest.raises(FatalConnectorError, match="another origin"):
+            pytest.raises(FatalConnectorError, match="another origin") as refused:
         list(conn.read(spec("link")))
     assert len(server.state.log) == before + 1  # the credentials never went to localhost
+    assert "right" not in str(refused.value)
 
 
 def test_non_object_records_become_problems(server: Server) -> None:
@@ -324,3 +329,109 @@ def test_settings_validate_all_at_once_and_hide_secrets() -> None:
 def test_registered_as_entry_point() -> None:
     from hub import registry
     assert registry.get("rest") is RestConnector
+
+
+# --- quirky servers: capped pages, POST after a timeout, next links out of the base path
+
+
+@pytest.mark.parametrize("style", ["page", "offset"])
+@pytest.mark.parametrize("total", [False, True])
+def test_capped_page_size_still_reads_everything(server: Server, style: str,
+                                                 total: bool) -> None:
+    server.state.seed(7)
+    server.state.page_cap = 2  # the API answers 2 items whatever per_page/limit asks
+    opts = {**PAGED[style], "pagination": {
+        **PAGED[style]["pagination"], "page_size": 5,
+        "total_path": "total" if total and style == "offset" else None}}
+    conn = RestConnector(RestSettings(base_url=server.url, retry=FAST,
+                                      resources={f"/{style}/customers": opts}),
+                         system="crm", base_dir=Path("."))
+    with conn:
+        assert ids(list(conn.read(spec(style)))) == [f"c{i:03d}" for i in range(1, 8)]
+    # 2+2+2+1 then, without a total, the empty page that proves the end
+    assert len(server.state.requests("GET")) == (4 if total and style == "offset" else 5)
+
+
+def test_page_parameter_ignored_is_fatal_not_endless(server: Server) -> None:
+    server.state.seed(3)
+    # We send "pg"; the server reads only "page" (fixed at 1): page 1 comes back forever.
+    opts = {"records_path": "data.items", "params": {"page": "1"},
+            "pagination": {"style": "page", "page_size": 2, "page_param": "pg"}}
+    conn = RestConnector(RestSettings(base_url=server.url, retry=FAST,
+                                      resources={"/page/customers": opts}),
+                         system="crm", base_dir=Path("."))
+    with conn, pytest.raises(FatalConnectorError, match="ignores the pg parameter"):
+        list(conn.read(spec("page")))
+    assert len(server.state.requests("GET")) == 2
+
+
+def test_post_is_not_repeated_after_a_5xx(server: Server) -> None:
+    server.state.faults = [(503, {})] * 3
+    with rest(server, defaults={"write_method": "POST"}) as conn, \
+            pytest.raises(RetriableConnectorError, match="503") as failed:
+        conn.write(spec(), [{"id": "p1", "name": "Post"}])
+    assert len(server.state.requests("POST")) == 1  # never a second create
+    message = str(failed.value)
+    assert "not repeated" in message and "hub retries it later" in message
+
+
+def test_post_is_not_repeated_after_a_read_timeout_after_commit(server: Server) -> None:
+    server.state.stall = {"POST": 0.6}
+    with rest(server, read_timeout=0.2, defaults={"write_method": "POST"}) as conn, \
+            pytest.raises(RetriableConnectorError, match="ReadTimeout.*not repeated"):
+        conn.write(spec(), [{"id": "p1", "name": "Post"}])
+    assert len(server.state.requests("POST")) == 1
+    assert list(server.state.customers) == ["p1"]  # it did arrive: a retry would duplicate
+
+
+def test_put_is_repeated_after_a_read_timeout(server: Server) -> None:
+    server.state.stall = {"PUT": 0.6}
+    with rest(server, read_timeout=0.2) as conn, \
+            pytest.raises(RetriableConnectorError, match="ReadTimeout after 3 tries"):
+        conn.write(spec(), [{"id": "x", "name": "x"}])
+    assert len(server.state.requests("PUT")) == 3  # idempotent: repeating is harmless
+
+
+def test_post_is_repeated_after_429_with_retry_after(server: Server) -> None:
+    server.state.faults = [(429, {"Retry-After": "0"})]
+    with rest(server, defaults={"write_method": "POST"}) as conn:
+        result = conn.write(spec(), [{"id": "p1", "name": "Post"}])
+    assert result.written == 1 and len(server.state.requests("POST")) == 2
+
+
+def test_post_is_repeated_when_the_connection_is_refused(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # nobody listens: the request never left
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conn = RestConnector(RestSettings(base_url=f"http://127.0.0.1:{port}", retry=FAST,
+                                      defaults={"write_method": "POST"}),
+                         system="crm", base_dir=tmp_path)
+    with conn, pytest.raises(RetriableConnectorError, match="ConnectionError after 3 tries"):
+        conn.write(spec(), [{"id": "p1", "name": "Post"}])
+
+
+@pytest.mark.parametrize("escape", ["/plain/customers", "/linkx/customers",
+                                    "/link/../plain/customers"])
+def test_next_link_outside_the_base_path_is_refused(server: Server, escape: str) -> None:
+    server.state.seed(7)
+    server.state.auth = "bearer"
+    settings = RestSettings(base_url=server.url + "/link", retry=FAST, auth="bearer",
+                            token="right", resources={"/customers": {
+                                "pagination": {"style": "link"},
+                                "params": {"limit": "3", "escape": escape}}})
+    with RestConnector(settings, system="crm", base_dir=Path(".")) as conn, \
+            pytest.raises(FatalConnectorError, match="outside the base path") as refused:
+        list(conn.read(StreamSpec("/customers", ("id",))))
+    assert len(server.state.log) == 1  # the token never went to the other path
+    message = str(refused.value)
+    assert escape.split("?")[0] in message and "right" not in message
+
+
+def test_next_link_under_the_base_path_is_followed(server: Server) -> None:
+    server.state.seed(7)
+    settings = RestSettings(base_url=server.url + "/link", retry=FAST,
+                            resources={"/customers": {"pagination": {"style": "link"},
+                                                      "params": {"limit": "3"}}})
+    with RestConnector(settings, system="crm", base_dir=Path(".")) as conn:
+        assert len(ids(list(conn.read(StreamSpec("/customers", ("id",)))))) == 7
+    assert len(server.state.log) == 3
