@@ -8,8 +8,10 @@ Kept private: the connector interface is ``connectors.base``. A file stream is o
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from connectors import _dropfolder as folder
 from connectors._batches import BatchBuilder, HashingReader, file_hash
 from connectors._keyindex import FileMemory
 from connectors.base import Connector, ConnectorSettings, ReadBatch, StreamSpec
-from hub.errors import FatalConnectorError, RecordProblem
+from hub.errors import FatalConnectorError, RecordProblem, RetriableConnectorError
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,34 @@ def check_directory(system: str, directory: Path) -> None:
     except OSError as exc:
         raise FatalConnectorError(f"{system}: directory not readable: {directory} "
                                   f"({exc.strerror})") from None
+
+
+#: Write failures only a person can fix (rights, a directory in the file's place, a
+#: missing or read-only folder): retrying within the run will not help.
+_NEEDS_AN_OPERATOR = {errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.ENOENT,
+                      errno.EROFS}
+
+
+@contextmanager
+def writing(system: str, path: Path) -> Iterator[None]:
+    """Turn an ``OSError`` while writing ``path`` into the connector's own error.
+
+    The message names the file and the reason in plain words, so the runner fails this
+    stream only; the other streams go on and the records wait in the outbox for the next
+    run (both errors below leave them there). A problem an operator must fix (permission,
+    a directory where the file should be, a missing folder) is fatal: retrying it at once
+    only wastes time. Anything else (a full disk, an I/O error) may pass, so it is
+    retriable and the write is tried again within the run.
+    """
+    try:
+        yield
+    except OSError as exc:
+        reason = ("the path is a directory, not a file" if isinstance(exc, IsADirectoryError)
+                  else exc.strerror or type(exc).__name__)
+        message = f"{system}: cannot write {path}: {reason}"
+        if exc.errno in _NEEDS_AN_OPERATOR:
+            raise FatalConnectorError(message) from None
+        raise RetriableConnectorError(message) from None
 
 
 def list_files(directory: Path, suffix: str) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,25 @@ from hub.errors import RecordProblem
 
 #: A record as a system sees it: its own column names, values as read.
 Record = dict[str, Any]
+
+#: A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
+#: (CSV injection, OWASP); a leading apostrophe makes it plain text again.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+
+
+def neutralise_formula(value: Any, *, keep_numbers: bool = False) -> Any:
+    """``value`` with a leading ``'`` if a spreadsheet would run it as a formula.
+
+    Shared by every writer of files meant for spreadsheets (the CSV connector, the audit
+    export). ``keep_numbers``: a plain number (``-2.50``, ``+4930123456``, matching
+    ``[+-]?\\d+([.,]\\d+)?``) stays as it is; a spreadsheet reads it as a number, not a
+    formula. Anything but a string is returned unchanged.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not (
+            keep_numbers and _PLAIN_NUMBER.fullmatch(value)):
+        return "'" + value
+    return value
 
 
 class Capability(str, enum.Enum):

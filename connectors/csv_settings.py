@@ -26,6 +26,10 @@ class CsvSettings(FileSettings):
     columns: list[str] | None = None
     #: Line ending for files this connector creates; existing files keep their own.
     newline: str = "\n"
+    #: Writing: a value a spreadsheet would run as a formula (starting with ``=``, ``+``,
+    #: ``-``, ``@``, tab or CR) gets a leading ``'`` (CSV injection, OWASP). Plain numbers
+    #: (``-2.50``, ``+4930123456``) stay as they are. False writes every value raw.
+    neutralise_formulas: bool = True
 
     @field_validator("delimiter", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors._batches import HashingReader
-from connectors._files import EarlyEnd, FileConnector
+from connectors._files import EarlyEnd, FileConnector, writing
 from connectors._keys import key_text, key_values
 from connectors._text import (
     SUSPECT,
@@ -31,6 +31,7 @@ from connectors.base import (
     Record,
     StreamSpec,
     WriteResult,
+    neutralise_formula,
 )
 from connectors.csv_rows import (
     MAX_FIELD,
@@ -128,7 +129,8 @@ class CsvConnector(FileConnector):
             pending.setdefault(key, {}).update(row)  # same key twice: later values win
             result.written += 1
         rewrite = CsvRewrite(self.settings, self.system, stream.key, upserts=pending)
-        self._memory[path] = rewrite.apply(path, self._memory.get(path))
+        with writing(self.system, path):
+            self._memory[path] = rewrite.apply(path, self._memory.get(path))
         return result
 
     def delete(self, stream: StreamSpec, keys: Sequence[str | Sequence[Any]]) -> WriteResult:
@@ -142,6 +144,7 @@ class CsvConnector(FileConnector):
                                     else [cell_text(v) for v in given])
                 if "" in values:
                     raise ValueError("a key value is empty")
+                values = tuple(self._cell(v) for v in values)  # as write() stored them
             except ValueError as exc:
                 result.rejected.append((f"#{index}", RecordProblem(
                     reason=str(exc), system=self.system, stream=stream.resource,
@@ -150,8 +153,15 @@ class CsvConnector(FileConnector):
             wanted.add(values)
             result.written += 1
         rewrite = CsvRewrite(self.settings, self.system, stream.key, deletes=wanted)
-        self._memory[path] = rewrite.apply(path, self._memory.get(path))
+        with writing(self.system, path):
+            self._memory[path] = rewrite.apply(path, self._memory.get(path))
         return result
+
+    def _cell(self, text: str) -> str:
+        """A value as written: formula-like text neutralised (``neutralise_formulas``)."""
+        if self.settings.neutralise_formulas:
+            return str(neutralise_formula(text, keep_numbers=True))
+        return text
 
     def _prepare(self, stream: StreamSpec, record: Record, index: int
                  ) -> tuple[dict[str, str], RecordProblem | None]:
@@ -162,7 +172,7 @@ class CsvConnector(FileConnector):
             return RecordProblem(reason=reason, system=self.system, stream=stream.resource,
                                  location=where, field=field)
 
-        row = {name: value if type(value) is str else cell_text(value)
+        row = {name: self._cell(value if type(value) is str else cell_text(value))
                for name, value in record.items()}
         # One check for the whole record; only a failing one is searched field by field.
         joined = "\x1f".join(itertools.chain(row, row.values()))

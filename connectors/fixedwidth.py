@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors._batches import HashingReader
-from connectors._files import EarlyEnd, FileConnector
+from connectors._files import EarlyEnd, FileConnector, writing
 from connectors._keys import key_text, key_values
 from connectors._text import (
     SUSPECT,
@@ -94,7 +94,8 @@ class FixedWidthConnector(FileConnector):
         return self._line_problem(body, self.settings.slots) is None
 
     def _apply(self, path: Path, rewrite: FixedWidthRewrite) -> None:
-        self._memory[path] = rewrite.apply(path, self._memory.get(path))
+        with writing(self.system, path):
+            self._memory[path] = rewrite.apply(path, self._memory.get(path))
 
     def _check_stream(self, stream: StreamSpec, action: str) -> None:
         names = {s.name for s in self.settings.slots}

@@ -8,17 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from connectors.base import neutralise_formula as neutralise
 from hub.records import json_default
-
-# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
-# (CSV injection, OWASP); a leading apostrophe makes it plain text again.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def _flat(row: Mapping[str, Any]) -> dict[str, Any]:

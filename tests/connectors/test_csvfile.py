@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from connectors.base import ReadBatch, StreamSpec
 from connectors.csvfile import CsvConnector, CsvSettings
-from hub.errors import FatalConnectorError
+from hub.errors import FatalConnectorError, RetriableConnectorError
 
 SPEC = StreamSpec("people.csv", ("id",))
 
@@ -184,3 +184,50 @@ def test_record_without_key_is_rejected(tmp_path: Path) -> None:
     result = csv_connector(tmp_path).write(SPEC, [{"name": "nobody"}, {"id": "1", "name": "a"}])
     assert result.written == 1
     assert [(k, p.field) for k, p in result.rejected] == [("#1", "id")]
+
+
+def test_formula_like_values_are_written_with_a_leading_apostrophe(tmp_path: Path) -> None:
+    conn = csv_connector(tmp_path)
+    batch = [{"id": "=1+1", "v": "@SUM(1)"}, {"id": "2", "v": "\tx"}, {"id": "3", "v": "\ry"},
+             {"id": "4", "v": "-2,50"}, {"id": "5", "v": -7}, {"id": "6", "v": "+4930123"},
+             {"id": "7", "v": "-2+3"}, {"id": "8", "v": "a=b"}]
+    assert conn.write(SPEC, batch).written == 8
+    got = {d["id"]: d["v"] for _, d in records(read(conn))}
+    assert got | {"3": "(checked in the file)"} == {
+        "'=1+1": "'@SUM(1)", "2": "'\tx", "3": "(checked in the file)", "4": "-2,50",
+        "5": "-7", "6": "+4930123", "7": "'-2+3", "8": "a=b"}
+    assert b"\n3,'\ry" in (tmp_path / "people.csv").read_bytes()
+    # a key written neutralised is found again by the key the hub knows
+    assert conn.delete(SPEC, ["=1+1"]).written == 1
+    assert "'=1+1" not in {d["id"] for _, d in records(read(conn))}
+
+
+def test_neutralise_formulas_false_writes_values_raw(tmp_path: Path) -> None:
+    conn = csv_connector(tmp_path, neutralise_formulas=False)
+    conn.write(SPEC, [{"id": "1", "v": "=1+1"}])
+    assert (tmp_path / "people.csv").read_text(encoding="utf-8") == "id,v\n1,=1+1\n"
+
+
+def test_a_directory_in_place_of_the_target_file_is_the_connectors_error(
+        tmp_path: Path) -> None:
+    (tmp_path / "people.csv").mkdir()
+    conn = csv_connector(tmp_path)
+    with pytest.raises(FatalConnectorError) as info:
+        conn.write(SPEC, [{"id": "1"}])
+    message = str(info.value)
+    assert str(tmp_path / "people.csv") in message and "is a directory" in message
+    with pytest.raises(FatalConnectorError):
+        conn.delete(SPEC, ["1"])
+
+
+def test_a_full_disk_is_retriable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from connectors import csv_write
+
+    def full(*_: Any, **__: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(csv_write, "atomic_replace", full)
+    with pytest.raises(RetriableConnectorError, match="No space left on device"):
+        csv_connector(tmp_path).write(SPEC, [{"id": "1"}])
