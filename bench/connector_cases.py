@@ -118,7 +118,7 @@ def drop_table(url: str, name: str) -> None:
 # -- files -------------------------------------------------------------------------------
 
 def _csv(folder: Path) -> Any:
-    from connectors.csvfile import CsvConnector, CsvSettings
+    from connectors.csv.connector import CsvConnector, CsvSettings
 
     return CsvConnector(CsvSettings(directory=str(folder), delimiter=";"), system="bench",
                         base_dir=folder)
@@ -156,7 +156,7 @@ def csv_write_baseline(folder: Path, rows: int, opts: dict[str, str]) -> dict[st
 
 def _fixed(folder: Path) -> Any:
     from connectors.fixedwidth import FixedWidthConnector
-    from connectors.fixedwidth_layout import FixedWidthSettings
+    from connectors.fixedwidth.layout import FixedWidthSettings
 
     settings = FixedWidthSettings.model_validate(
         {"directory": str(folder), "names": HEADER, "widths": WIDTHS})
@@ -194,7 +194,7 @@ def xml_read_baseline(folder: Path, rows: int, opts: dict[str, str]) -> dict[str
 
 
 def _xml(folder: Path) -> Any:
-    from connectors.xmlfile import XmlConnector, XmlSettings
+    from connectors.xml.connector import XmlConnector, XmlSettings
 
     return XmlConnector(XmlSettings(directory=str(folder), record_path="kunden/kunde"),
                         system="bench", base_dir=folder)
@@ -206,7 +206,7 @@ def xml_parse_defusedxml(folder: Path, rows: int, opts: dict[str, str]) -> dict[
 
     import defusedxml.ElementTree as DET
 
-    from connectors.xml_records import flatten
+    from connectors.xml.records import flatten
 
     parser = DET.DefusedXMLParser(target=ET.TreeBuilder(), forbid_dtd=False,
                                   forbid_entities=True, forbid_external=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Capability, Record, StreamSpec
-from connectors.csvfile import CsvConnector
+from connectors.csv.connector import CsvConnector
 from hub.testing import ConnectorConformance, Harness
 
 

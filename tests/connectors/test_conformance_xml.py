@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import pytest
 
 from connectors.base import Record, StreamSpec
-from connectors.xmlfile import XmlConnector
+from connectors.xml.connector import XmlConnector
 from hub.testing import ConnectorConformance, Harness
 from tests.connectors.file_server import FileServer, serving
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.base import StreamSpec
-from connectors.csvfile import CsvConnector, CsvSettings
+from connectors.csv.connector import CsvConnector, CsvSettings
 from hub.errors import FatalConnectorError
 
 SPEC = StreamSpec("people.csv", ("id",))

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.base import ReadBatch, StreamSpec
-from connectors.csvfile import CsvConnector, CsvSettings
+from connectors.csv.connector import CsvConnector, CsvSettings
 from hub.errors import FatalConnectorError, RetriableConnectorError
 
 SPEC = StreamSpec("people.csv", ("id",))
@@ -223,7 +223,7 @@ def test_a_directory_in_place_of_the_target_file_is_the_connectors_error(
 def test_a_full_disk_is_retriable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from connectors import csv_write
+    from connectors.csv import write as csv_write
 
     def full(*_: Any, **__: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

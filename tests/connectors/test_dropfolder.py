@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from connectors.base import StreamSpec
-from connectors.csvfile import CsvConnector, CsvSettings
+from connectors.csv.connector import CsvConnector, CsvSettings
 from connectors.fixedwidth import FixedWidthConnector
-from connectors.fixedwidth_layout import FixedWidthSettings
+from connectors.fixedwidth.layout import FixedWidthSettings
 from hub.errors import FatalConnectorError
 
 ORDERS = StreamSpec("orders_*.csv", ("id",))

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
-from connectors import _atomic, csv_write, fixedwidth_write
 from connectors.base import Connector, StreamSpec
-from connectors.csvfile import CsvConnector, CsvSettings
+from connectors.csv import write as csv_write
+from connectors.csv.connector import CsvConnector, CsvSettings
+from connectors.files import atomic as _atomic
 from connectors.fixedwidth import FixedWidthConnector
-from connectors.fixedwidth_layout import FixedWidthSettings
+from connectors.fixedwidth import write as fixedwidth_write
+from connectors.fixedwidth.layout import FixedWidthSettings
 
 CSV = StreamSpec("out.csv", ("id",))
 FIXED = StreamSpec("OUT.TXT", ("id",))

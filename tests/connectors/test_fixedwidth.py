@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from connectors.base import StreamSpec
 from connectors.fixedwidth import FixedWidthConnector
-from connectors.fixedwidth_layout import FixedWidthSettings
+from connectors.fixedwidth.layout import FixedWidthSettings
 from hub import registry
 from hub.errors import FatalConnectorError
 

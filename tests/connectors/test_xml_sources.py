@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.base import StreamSpec
-from connectors.xmlfile import XmlConnector, XmlSettings
+from connectors.xml.connector import XmlConnector, XmlSettings
 from hub.errors import FatalConnectorError, RetriableConnectorError
 from tests.connectors.file_server import serving
 
@@ -93,7 +93,7 @@ def test_memory_stays_flat_for_a_large_file(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         from pathlib import Path
         from connectors.base import StreamSpec
-        from connectors.xmlfile import XmlConnector, XmlSettings
+        from connectors.xml.connector import XmlConnector, XmlSettings
         def peak():
             for line in Path("/proc/self/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):

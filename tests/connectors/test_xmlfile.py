@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.base import ReadBatch, StreamSpec
-from connectors.xmlfile import XmlConnector, XmlSettings
+from connectors.xml.connector import XmlConnector, XmlSettings
 from hub.errors import FatalConnectorError
 
 SPEC = StreamSpec("staff.xml", ("@id",))

@@ -2,7 +2,7 @@
 
 Like the CSV rewrite: the old file streams into a temp file that replaces it, untouched
 lines (unreadable ones included) are copied byte for byte, and a batch of only new keys
-on a file as we left it is appended to a byte copy (``connectors._keyindex``).
+on a file as we left it is appended to a byte copy (``connectors.files.keyindex``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from connectors._atomic import append_atomically, atomic_replace
-from connectors._keyindex import FileMemory
-from connectors._text import RAW_BYTES, Lines, line_ending
-from connectors.fixedwidth_layout import FixedWidthSettings, cut, layout_line
+from connectors.files.atomic import append_atomically, atomic_replace
+from connectors.files.keyindex import FileMemory
+from connectors.files.text import RAW_BYTES, Lines, line_ending
+from connectors.fixedwidth.layout import FixedWidthSettings, cut, layout_line
 
 Key = tuple[str, ...]
 Emit = Callable[[str], None]

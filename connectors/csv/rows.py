@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectors._text import SUSPECT, Lines, first_raw_byte
-from connectors.csv_settings import CsvSettings
+from connectors.csv.settings import CsvSettings
+from connectors.files.text import SUSPECT, Lines, first_raw_byte
 from hub.errors import FatalConnectorError
 
 MAX_FIELD = 1 << 20  # 1 MiB (in characters): longer fields are refused as problems

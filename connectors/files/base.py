@@ -2,7 +2,7 @@
 
 Kept private: the connector interface is ``connectors.base``. A file stream is one file
 (``resource: people.csv``) or, in drop-folder mode, every file matching a pattern
-(``resource: "orders_*.csv"``, see ``connectors._dropfolder``).
+(``resource: "orders_*.csv"``, see ``connectors.files.dropfolder``).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import field_validator
 
-from connectors import _dropfolder as folder
-from connectors._batches import BatchBuilder, HashingReader, file_hash
-from connectors._keyindex import FileMemory
 from connectors.base import Connector, ConnectorSettings, ReadBatch, StreamSpec
+from connectors.files import dropfolder as folder
+from connectors.files.batches import BatchBuilder, HashingReader, file_hash
+from connectors.files.keyindex import FileMemory
 from hub.errors import FatalConnectorError, RecordProblem, RetriableConnectorError
 
 

@@ -1,6 +1,6 @@
 """XML exports, from files in a directory or over HTTP: each ``record_path`` element is a record.
 
-Parsing streams (``connectors.xml_records``: hardened lxml iterparse) and each record is
+Parsing streams (``connectors.xml.records``: hardened lxml iterparse) and each record is
 flattened into a dict ("@id", "name", "address.city"), so memory stays bounded by the
 batch size, not by the file.
 """
@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from connectors import xml_http
-from connectors._batches import BatchBuilder, HashingReader, file_hash
-from connectors._files import EarlyEnd, FileConnector, FileSettings
 from connectors.base import Capability, ConnectorSettings, ReadBatch, StreamSpec
-from connectors.xml_records import RecordPath, libxml2_encoding, records
+from connectors.files.base import EarlyEnd, FileConnector, FileSettings
+from connectors.files.batches import BatchBuilder, HashingReader, file_hash
+from connectors.xml import http as xml_http
+from connectors.xml.records import RecordPath, libxml2_encoding, records
 from hub.errors import RecordProblem
 
 #: How many records ``discover`` looks at to learn a file's fields.

@@ -1,10 +1,10 @@
 """Rewriting a CSV file with a batch of upserts or deletes applied, atomically.
 
-The old file streams through into a temp file that replaces it (``connectors._atomic``):
+The old file streams through into a temp file that replaces it (``connectors.files.atomic``):
 memory holds the batch, never the file. Rows the batch does not touch are copied byte for
 byte, unreadable ones included, so a rewrite never destroys what it cannot parse. When
 the file is as the last rewrite left it and the batch only adds new keys, the batch is
-appended to a byte copy instead (``connectors._keyindex``).
+appended to a byte copy instead (``connectors.files.keyindex``).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from connectors._atomic import append_atomically, atomic_replace
-from connectors._keyindex import FileMemory
-from connectors._text import RAW_BYTES, Lines, line_ending
-from connectors.csv_rows import Row, dialect, iter_rows, read_header
-from connectors.csv_settings import CsvSettings
+from connectors.csv.rows import Row, dialect, iter_rows, read_header
+from connectors.csv.settings import CsvSettings
+from connectors.files.atomic import append_atomically, atomic_replace
+from connectors.files.keyindex import FileMemory
+from connectors.files.text import RAW_BYTES, Lines, line_ending
 
 Key = tuple[str, ...]
 Emit = Callable[[str], None]

@@ -1,6 +1,6 @@
 """Fixed-width files (the COBOL-era export): one file is one stream, one line one record.
 
-The layout (``connectors.fixedwidth_layout``) says which columns hold which field. A line
+The layout (``connectors.fixedwidth.layout``) says which columns hold which field. A line
 that cannot be read (undecodable byte, NUL, wrong length when ``strict_length``) becomes a
 problem named by its line number; the rest of the file goes on. Writing and deleting
 rewrite the file into a temp file that atomically replaces it; untouched lines are copied
@@ -13,10 +13,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from connectors._batches import HashingReader
-from connectors._files import EarlyEnd, FileConnector, writing
 from connectors._keys import key_text, key_values
-from connectors._text import (
+from connectors.base import Capability, ConnectorSettings, Record, StreamSpec, WriteResult
+from connectors.files.base import EarlyEnd, FileConnector, writing
+from connectors.files.batches import HashingReader
+from connectors.files.text import (
     SUSPECT,
     cell_text,
     cut_off,
@@ -26,9 +27,8 @@ from connectors._text import (
     line_ending,
     text_lines,
 )
-from connectors.base import Capability, ConnectorSettings, Record, StreamSpec, WriteResult
-from connectors.fixedwidth_layout import FixedWidthSettings, Slot, cut
-from connectors.fixedwidth_write import FixedWidthRewrite
+from connectors.fixedwidth.layout import FixedWidthSettings, Slot, cut
+from connectors.fixedwidth.write import FixedWidthRewrite
 from hub.errors import FatalConnectorError, RecordProblem
 
 Key = tuple[str, ...]

@@ -1,8 +1,8 @@
 """CSV (and TSV) files in a directory: one file is one stream.
 
-Reading decodes the bytes itself (``connectors._text``), so one bad byte becomes a problem
+Reading decodes the bytes itself (``connectors.files.text``), so one bad byte becomes a problem
 for its row instead of killing the whole file. Writing and deleting rewrite the file into
-a temp file that atomically replaces the original (``connectors.csv_write``); re-sending a
+a temp file that atomically replaces the original (``connectors.csv.write``); re-sending a
 batch changes nothing.
 """
 
@@ -13,18 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from connectors._batches import HashingReader
-from connectors._files import EarlyEnd, FileConnector, writing
 from connectors._keys import key_text, key_values
-from connectors._text import (
-    SUSPECT,
-    Lines,
-    cell_text,
-    cut_off,
-    cut_off_reason,
-    encode_problem,
-    text_lines,
-)
 from connectors.base import (
     Capability,
     ConnectorSettings,
@@ -33,7 +22,7 @@ from connectors.base import (
     WriteResult,
     neutralise_formula,
 )
-from connectors.csv_rows import (
+from connectors.csv.rows import (
     MAX_FIELD,
     Ending,
     fast_rows,
@@ -41,8 +30,19 @@ from connectors.csv_rows import (
     read_header,
     row_problem,
 )
-from connectors.csv_settings import CsvSettings
-from connectors.csv_write import CsvRewrite
+from connectors.csv.settings import CsvSettings
+from connectors.csv.write import CsvRewrite
+from connectors.files.base import EarlyEnd, FileConnector, writing
+from connectors.files.batches import HashingReader
+from connectors.files.text import (
+    SUSPECT,
+    Lines,
+    cell_text,
+    cut_off,
+    cut_off_reason,
+    encode_problem,
+    text_lines,
+)
 from hub.errors import FatalConnectorError, RecordProblem
 
 __all__ = ["CsvConnector", "CsvSettings"]

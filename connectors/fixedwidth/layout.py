@@ -22,7 +22,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors._files import FileSettings, validate_codec
+from connectors.files.base import FileSettings, validate_codec
 
 
 class FixedField(BaseModel):

@@ -6,7 +6,7 @@ from typing import Literal, Self
 
 from pydantic import field_validator, model_validator
 
-from connectors._files import FileSettings, validate_codec
+from connectors.files.base import FileSettings, validate_codec
 
 
 class CsvSettings(FileSettings):

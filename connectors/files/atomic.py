@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from connectors._text import RAW_BYTES
+from connectors.files.text import RAW_BYTES
 
 _COPY_CHUNK = 1 << 20
 

@@ -1,0 +1,5 @@
+"""XML exports, read as a stream of records from a file or an HTTP download."""
+
+from connectors.xml.connector import XmlConnector
+
+__all__ = ["XmlConnector"]
