@@ -473,12 +473,16 @@ def _database_url(cfg: KontorConfig, base_dir: Path, doc: YamlDocument) -> str:
     if "://" not in url:  # a plain file name means an SQLite file
         url = f"sqlite:///{url}"
     try:
-        make_url(url)
+        parsed = make_url(url)
     except ArgumentError:
         raise ConfigError([doc.problem("database", "not a database URL (expected e.g. "
                                        "kontor.db or postgresql://host/db)")]) from None
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        relative = url[len("sqlite:///"):]
-        if relative and relative != ":memory:":
-            url = f"sqlite:///{(base_dir / relative).resolve()}"
+    name = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and name and name != ":memory:":
+        # A relative file is next to kontor.yaml, also in SQLite's URI form
+        # (sqlite:///file:kontor.db?mode=ro&uri=true), whose query must survive.
+        prefix, path = ("file:", name[5:]) if name.startswith("file:") else ("", name)
+        if not Path(path).is_absolute():
+            query = url[url.index("?"):] if "?" in url else ""
+            url = f"sqlite:///{prefix}{(base_dir / path).resolve()}{query}"
     return url

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from hub import config
 from hub.audit import changes
 from hub.store.db import check_keyring_opens, make_engine
+from hub.store.health import is_store_failure, store_unavailable
 from hub.store.migrate import upgrade
 from hub.store.sealing import Sealer
 
@@ -38,6 +40,11 @@ def open_hub(config_file: str | Path | None = None, *, migrate: bool = True) -> 
         check_keyring_opens(engine, sealer.envelope)
         if migrate:
             changes.record_if_changed(engine, deployment)  # config and policy edits audited
+    except DBAPIError as exc:
+        engine.dispose()
+        if is_store_failure(exc):  # unreachable, read-only, full: one plain line
+            raise store_unavailable(exc, deployment.database_url) from None
+        raise
     except BaseException:
         engine.dispose()
         raise

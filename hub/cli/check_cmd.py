@@ -12,9 +12,13 @@ from connectors.base import Capability, Connector
 from hub import config
 from hub.cli.output import console, err_console, print_json
 from hub.errors import ConfigError, ConnectorError, HubError
+from hub.store.db import check_keyring_opens, make_engine, safe_url
+from hub.store.health import probe
+from hub.store.sealing import Sealer
 from hub.sync.drift import unknown_columns
 from hub.yamlfile import YamlDocument, load_yaml
 from mappings.spec import FieldMap
+from policies.keys import Keyring
 
 #: Connectors whose ``discover`` gives the source's declared columns (a header, a layout,
 #: a table), not those seen in a sample: a mapped column missing there is a problem. For
@@ -40,11 +44,17 @@ def check(
         problems = [{"file": p.file, "path": p.path, "problem": p.message} for p in exc.problems]
         deployment = None
     if deployment is not None:
+        keyring = None
         try:
-            deployment.keyring()
+            keyring = deployment.keyring()
         except ConfigError as exc:
             problems += [{"file": p.file, "path": p.path, "problem": p.message}
                          for p in exc.problems]
+        store = check_store(deployment, keyring)
+        results.append(store)
+        if store["status"] != "ok":
+            problems.append({"file": str(deployment.path), "path": "database",
+                             "problem": store["detail"]})
         for name, system in deployment.systems.items():
             try:
                 with system.connect(deployment.base_dir) as connector:
@@ -66,6 +76,34 @@ def check(
         _show(results, problems, drift, warnings)
     if problems:
         raise typer.Exit(1)
+
+
+def check_store(deployment: config.Deployment, keyring: Keyring | None) -> dict[str, str]:
+    """The master store as a line of the systems table: reachable, writable, its schema
+    one this Kontor knows, and (with a keyring) sealed under this deployment's keys."""
+    engine = make_engine(deployment.database_url)
+    row = {"system": "master store", "connector": engine.dialect.name, "status": "ok",
+           "detail": ""}
+    try:
+        health = probe(engine)
+        if health.revision is not None and not health.known:
+            row["status"], row["detail"] = "failed", (
+                f"the store's schema ({health.revision}) is newer than this Kontor "
+                f"knows ({health.head}): upgrade Kontor")
+        elif not health.writable:
+            row["status"], row["detail"] = "failed", (
+                f"the master store ({safe_url(deployment.database_url)}) is read-only: "
+                "a sync could not write to it")
+        elif keyring is not None:
+            check_keyring_opens(engine, Sealer(keyring, deployment.fields).envelope)
+            row["detail"] = ("new (the first command creates it)" if health.revision is None
+                             else "schema current" if health.current
+                             else "schema upgraded by the next command")
+    except HubError as exc:  # unreachable, or sealed under another keyring
+        row["status"], row["detail"] = "failed", str(exc)
+    finally:
+        engine.dispose()
+    return row
 
 
 def _where(field: str, fm: FieldMap, column: str) -> str:
@@ -149,11 +187,12 @@ def _show(results: list[dict[str, str]], problems: list[dict[str, str]],
           warnings: list[dict[str, str]] | None = None) -> None:
     if results:
         table = Table(title="Systems")
-        for col in ("system", "connector", "status"):
+        for col in ("system", "connector", "status", "detail"):
             table.add_column(col)
         for r in results:
             colour = "green" if r["status"] == "ok" else "red"
-            table.add_row(r["system"], r["connector"], f"[{colour}]{r['status']}[/]")
+            detail = r["detail"] if r["status"] == "ok" else "see below"
+            table.add_row(r["system"], r["connector"], f"[{colour}]{r['status']}[/]", detail)
         console.print(table)
     for stream, columns in (drift or {}).items():
         console.print(f"[yellow]! {stream}: columns the mapping does not know (dropped, "
@@ -168,4 +207,5 @@ def _show(results: list[dict[str, str]], problems: list[dict[str, str]],
             err_console.print(f"  ✗ {where}: {p['problem']}", markup=False, highlight=False,
                               soft_wrap=True)
     else:
-        console.print("[green]✓ configuration valid, every system reachable[/]")
+        console.print("[green]✓ configuration valid, the master store and every system "
+                      "reachable[/]")

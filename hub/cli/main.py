@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
 from hub import logs
@@ -29,6 +30,7 @@ from hub.cli import (
 )
 from hub.cli.output import fail
 from hub.errors import HubError
+from hub.store.health import is_store_failure, store_unavailable
 
 #: Every file Kontor creates (store, WAL, exports, reports, plans, logs, keyring) is 0600.
 PRIVATE_UMASK = 0o077
@@ -36,13 +38,19 @@ PRIVATE_UMASK = 0o077
 
 class KontorGroup(TyperGroup):
     """The command tree: a ``HubError`` escaping any command (a wrong keyring found deep
-    inside a sync, say) becomes one plain error line and exit 1, never a traceback."""
+    inside a sync, say), or a master store that fails, becomes one plain error line and
+    exit 1, never a traceback."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's own click Context
         try:
             return super().invoke(ctx)
         except HubError as exc:
             fail(exc)
+        except DBAPIError as exc:
+            # The store went away (or turned read-only, or filled up) in mid-command.
+            if not is_store_failure(exc):
+                raise
+            fail(store_unavailable(exc))
 
 
 app = typer.Typer(

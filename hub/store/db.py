@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, select
@@ -36,7 +37,8 @@ def normalise_url(url: str) -> str:
 
 def safe_url(url: str) -> str:
     """The URL with any password masked, for messages and logs."""
-    return make_url(url).render_as_string(hide_password=True)
+    # Unquoted for reading: SQLAlchemy escapes the ':' of SQLite's "file:" URI form.
+    return unquote(make_url(url).render_as_string(hide_password=True))
 
 
 def private_store_file(path: Path) -> None:
@@ -108,7 +110,8 @@ def make_engine(url: str, *, savepoints: bool = False) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if parsed.database and parsed.database != ":memory:" and \
+                not parsed.database.startswith("file:"):  # SQLite's URI form opens as told
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             private_store_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"check_same_thread": False},

@@ -41,3 +41,23 @@ def upgrade(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+def head_revision() -> str:
+    """The schema revision this version of Kontor brings its store to."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None  # the package always ships its migrations
+    return head
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether this version of Kontor ships ``revision`` (a newer Kontor's store: not)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
