@@ -72,6 +72,9 @@ class Employee(GoldenBase, table=True):
     employee_number: str | None = classified("user.unique_id", index=True)
     first_name: str | None = classified("user.name.first")
     last_name: str | None = classified("user.name.last")
+    # The login name an identity provider knows the person by (SCIM userName): any text,
+    # unique regardless of case among SCIM writes; None until a client or mapping sets one.
+    user_name: str | None = classified("user.account.username", index=True)
     work_email: str | None = classified("user.contact.email", index=True)
     private_email: str | None = classified("user.contact.email")
     phone: str | None = classified("user.contact.phone_number")

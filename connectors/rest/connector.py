@@ -42,9 +42,10 @@ class RestConnector(ApiConnector):
         s = self.settings
         client = HttpClient(system=self.system, base_url=s.base_url, retry=s.retry,
                             timeout=(s.connect_timeout, s.read_timeout),
-                            headers=s.headers, verify=s.verify_tls)
+                            headers=s.headers, verify=s.verify_tls,
+                            idempotency_key_header=s.idempotency_key_header)
         client.auth = build_auth(s, self.system, lambda url, data, auth: client.send(
-            "POST", client.url(url, under_base=False), auth=auth, data=data,
+            "POST", client.configured_url(url), auth=auth, data=data,
             idempotent=True))  # a token request creates nothing: safe to repeat
         return client
 

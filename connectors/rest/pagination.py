@@ -38,15 +38,9 @@ def _decode(client: HttpClient, response: requests.Response, path: str, number: 
     status = response.status_code
     if status == 404:
         raise FatalConnectorError(f"{where}: HTTP 404 Not Found (check the resource path)")
-    if 300 <= status < 400:
-        raise FatalConnectorError(f"{where}: HTTP {status} redirect (redirects are not "
-                                  "followed; use the final URL in base_url)")
-    if status >= 300 or status < 200:
+    if not 200 <= status < 300:
         raise FatalConnectorError(f"{where}: HTTP {status} {response.reason}")
-    try:
-        body = response.json()
-    except ValueError:
-        raise FatalConnectorError(f"{where}: the answer is not JSON") from None
+    body = client.json(response, where)
     records = get_path(body, options.records_path)
     if records is None and options.records_path and isinstance(body, dict):
         records = []  # an API may leave the list out when it is empty

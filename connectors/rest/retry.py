@@ -1,29 +1,35 @@
-"""The one retry loop of the HTTP connectors: bounded tries, exponential backoff with full
-jitter, and the wait a server asks for (``Retry-After``) honoured.
+"""The retry policy of the HTTP connectors, built on tenacity: bounded tries, exponential
+backoff with full jitter, and the wait a server asks for (``Retry-After``) honoured up to
+a limit.
 
-A try that may be repeated raises :class:`TryAgain`; anything else it raises or returns
-ends the loop at once. When the tries run out the failure becomes a
-``RetriableConnectorError`` (the hub runs the call again later).
+A try that may be repeated raises :class:`Transient`; anything else it raises or returns
+ends the retries at once. When the tries run out, or the server asks for a longer wait
+than ``max_retry_after``, the failure becomes a ``RetriableConnectorError`` (the hub runs
+the call again later).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import requests
+import tenacity
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
 
 from connectors.rest.settings import Retry
 from hub.errors import RetriableConnectorError
 
 T = TypeVar("T")
 
+__all__ = ["Transient", "retry_after", "retrying", "wait_retry_after"]
 
-class TryAgain(Exception):
+
+class Transient(Exception):
     """This try failed transiently; ``wait`` is what the server asked for, if anything."""
 
     def __init__(self, reason: str, wait: float | None = None):
@@ -42,34 +48,62 @@ def retry_after(response: requests.Response) -> float | None:
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
-        return None
+        return None  # neither form (RFC 9110 §10.2.3): fall back to our own backoff
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return max((when - dt.datetime.now(dt.UTC)).total_seconds(), 0.0)
 
 
-def backoff(policy: Retry, attempt: int) -> float:
-    """Full jitter: uniform in [0, min(max_backoff, backoff * 2^(attempt-1))]."""
-    ceiling = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
-    return random.uniform(0, ceiling)  # spreads a crowd of clients
+def _asked(state: tenacity.RetryCallState) -> float | None:
+    """The wait the last failed try's server asked for."""
+    exc = state.outcome.exception() if state.outcome else None
+    return exc.wait if isinstance(exc, Transient) else None
 
 
-def retrying(attempt: Callable[[int], T], policy: Retry, where: str,
+class wait_retry_after(wait_base):  # named like tenacity's own
+    """The server's ``Retry-After`` when the failed try carried one, else ``fallback``."""
+
+    def __init__(self, fallback: wait_base):
+        self.fallback = fallback
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        asked = _asked(retry_state)
+        return self.fallback(retry_state) if asked is None else asked
+
+
+class stop_when_asked_beyond(stop_base):
+    """Give up at once when the server asks for a longer wait than ``limit``: waiting that
+    long would hold the run, and retrying sooner only earns another refusal."""
+
+    def __init__(self, limit: float):
+        self.limit = limit
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        asked = _asked(retry_state)
+        return asked is not None and asked > self.limit
+
+
+def retrying(attempt: Callable[[], T], policy: Retry, where: str,
              sleep: Callable[[float], None] = time.sleep) -> T:
-    """Call ``attempt(n)`` for n = 1, 2, … until it returns, raises something other than
-    :class:`TryAgain`, or ``policy.attempts`` tries are used up."""
-    for n in range(1, policy.attempts + 1):
-        try:
-            return attempt(n)
-        except TryAgain as exc:
-            if n == policy.attempts:
-                raise RetriableConnectorError(f"{where}: {exc.reason} after {n} tries") from None
-            if exc.wait is not None:
-                if exc.wait > policy.max_retry_after:
-                    raise RetriableConnectorError(
-                        f"{where}: {exc.reason}; the server asks to retry after "
-                        f"{exc.wait:.0f} s") from None
-                sleep(exc.wait)
-            else:
-                sleep(backoff(policy, n))
-    raise AssertionError("unreachable")  # policy.attempts >= 1: the loop returns or raises
+    """Call ``attempt()`` until it returns, raises something other than
+    :class:`Transient`, or the policy gives up; ``sleep`` is injectable for tests."""
+    controller = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(Transient),
+        stop=tenacity.stop_after_attempt(policy.attempts)
+        | stop_when_asked_beyond(policy.max_retry_after),
+        # Full jitter: uniform in [0, min(max_backoff, backoff * 2^(try-1))].
+        wait=wait_retry_after(tenacity.wait_random_exponential(
+            multiplier=policy.backoff, max=policy.max_backoff)),
+        sleep=sleep)
+    try:
+        return controller(attempt)
+    except tenacity.RetryError as failed:
+        last = failed.last_attempt
+        exc = last.exception()
+        assert isinstance(exc, Transient)  # only Transient is retried
+        if exc.wait is not None and exc.wait > policy.max_retry_after:
+            raise RetriableConnectorError(
+                f"{where}: {exc.reason}; the server asks to retry after {exc.wait:.0f} s "
+                f"(more than retry.max_retry_after, {policy.max_retry_after:g} s)") from None
+        raise RetriableConnectorError(
+            f"{where}: {exc.reason} after {last.attempt_number} tries") from None

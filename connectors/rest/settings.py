@@ -8,6 +8,7 @@ override.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
@@ -21,6 +22,10 @@ _AUTH_NEEDS: dict[str, tuple[str, ...]] = {
     "none": (), "basic": ("username", "password"), "bearer": ("token",),
     "api_key": ("api_key",), "oauth2": ("token_url", "client_id", "client_secret"),
 }
+
+
+#: An HTTP header name (RFC 9110 token).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
 
 
 def _blank(value: Any) -> bool:
@@ -106,6 +111,11 @@ class RestSettings(ConnectorSettings):
     retry: Retry = Retry()
     headers: dict[str, str] = Field(default_factory=dict)
     verify_tls: bool = True
+    #: Set only for an API documented to deduplicate by this header (Stripe style,
+    #: draft-ietf-httpapi-idempotency-key-header): each POST/PATCH then carries a fresh
+    #: UUID, the same on its every try, and is repeated after a timeout or 5xx like a PUT.
+    #: Off by default: a server that ignores the header would act on every repeat.
+    idempotency_key_header: str | None = None
     defaults: ResourceOptions = ResourceOptions()
     resources: dict[str, ResourceOptions] = Field(default_factory=dict)
     #: Declared last on purpose: its check sees the other fields, and its error is then
@@ -120,6 +130,13 @@ class RestSettings(ConnectorSettings):
         if "@" in value.split("/")[2]:
             raise ValueError("must not contain credentials; use username/password settings")
         return value.rstrip("/")
+
+    @field_validator("idempotency_key_header", "api_key_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value is not None and not _TOKEN.fullmatch(value):
+            raise ValueError("must be an HTTP header name (letters, digits, '-')")
+        return value
 
     @field_validator("auth")
     @classmethod

@@ -61,9 +61,6 @@ class RecordWriter:
     def _refused(self, response: requests.Response, method: str, path: str) -> str:
         """The reason for a non-2xx answer; raise when it concerns the whole resource."""
         status = response.status_code
-        if 300 <= status < 400:
-            raise FatalConnectorError(f"{self.system}: {method} {path}: HTTP {status} redirect "
-                                      "(redirects are not followed; use the final URL)")
         if status == 404 and method == "POST":
             raise FatalConnectorError(f"{self.system}: POST {path}: HTTP 404 Not Found "
                                       "(check the resource path)")

@@ -57,10 +57,7 @@ class ScimConnector(ApiConnector):
         if response.status_code != 200:
             raise FatalConnectorError(f"{self.system}: GET {path}: HTTP {response.status_code} "
                                       f"{response.reason}{scim_type(response)}")
-        try:
-            return response.json()
-        except ValueError:
-            raise FatalConnectorError(f"{self.system}: GET {path}: not JSON") from None
+        return self.client.json(response, f"{self.system}: GET {path}")
 
     def check(self) -> None:
         """Ask for one user: proves the URL and the token."""

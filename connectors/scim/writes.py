@@ -78,17 +78,32 @@ class ScimWriter:
         for start in range(0, len(keys), LOOKUP_CHUNK):
             chunk = keys[start:start + LOOKUP_CHUNK]
             query = " or ".join(f"{path} eq {json.dumps(k)}" for k in chunk)
-            response = self.client.request("GET", self.path, params={
-                "filter": query, "count": len(chunk) * 2, "startIndex": 1})
-            if response.status_code != 200:
-                raise FatalConnectorError(f"{self.system}: GET {self.path} with a filter on "
-                                          f"{self.key}: HTTP {response.status_code} "
-                                          f"{response.reason}{scim_type(response)}")
-            for resource in response.json().get("Resources") or []:
+            for resource in self._matches(query, len(chunk) * 2):
                 value = to_record(resource).get(self.key)
                 if value is not None:
                     found[str(value)].append(resource)
         return found
+
+    def _matches(self, query: str, count: int) -> list[dict[str, Any]]:
+        """Every resource the filter matches, over as many pages as the server needs: it
+        may return fewer than ``count`` (RFC 7644 §3.4.2.4), and a match left unseen would
+        be created a second time."""
+        where = f"{self.system}: GET {self.path} with a filter on {self.key}"
+        matches: list[dict[str, Any]] = []
+        while True:
+            response = self.client.request("GET", self.path, params={
+                "filter": query, "count": count, "startIndex": len(matches) + 1})
+            if response.status_code != 200:
+                raise FatalConnectorError(f"{where}: HTTP {response.status_code} "
+                                          f"{response.reason}{scim_type(response)}")
+            page = self.client.json(response, where)
+            listed = page.get("Resources") or [] if isinstance(page, dict) else None
+            if not isinstance(listed, list) or not all(isinstance(r, dict) for r in listed):
+                raise FatalConnectorError(f"{where}: the answer is not a SCIM ListResponse")
+            matches += listed
+            total = page.get("totalResults")
+            if not listed or not isinstance(total, int) or len(matches) >= total:
+                return matches
 
     def write(self, records: list[Record]) -> WriteResult:
         rows = []

@@ -196,6 +196,21 @@ def _forget(elem: Any) -> None:
 def records(source: Any, path: RecordPath, *, encoding: str | None, system: str,
             where: str) -> Iterator[tuple[str, Any]]:
     """("record", fields) per record; at most one final ("problem", (line, reason))."""
+    for kind, data in record_elements(source, path, encoding=encoding, system=system,
+                                      where=where):
+        if kind == "record":
+            yield kind, flatten(data)
+        elif kind == "problem":
+            yield kind, data
+
+
+def record_elements(source: Any, path: RecordPath, *, encoding: str | None, system: str,
+                    where: str) -> Iterator[tuple[str, Any]]:
+    """Like ``records`` with the record elements themselves (for rewriting a file), and
+    one ("root", tag) before the first record, or at the end if there is none.
+
+    An element is valid only until the next item is asked for: then it is forgotten.
+    """
     events = etree.iterparse(
         source, events=("end",), tag=path.steps[-1], encoding=encoding,
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
@@ -206,14 +221,16 @@ def records(source: Any, path: RecordPath, *, encoding: str | None, system: str,
             if not checked:
                 _refuse_entities(elem, system, where)
                 checked = True
+                yield "root", elem.getroottree().getroot().tag
             if path.nested(elem):
                 continue  # part of an open record: kept until that record ends
             if path.matches(elem):
-                yield "record", flatten(elem)
+                yield "record", elem
             _forget(elem)
         root = getattr(events, "root", None)
         if root is not None and not checked:
             _refuse_entities(root, system, where)
+            yield "root", root.tag
     except etree.XMLSyntaxError as exc:
         name = etree.ErrorTypes._getName(exc.code) or ""
         words = _WORDS.get(name, name.removeprefix("ERR_").replace("_", " ").lower()
