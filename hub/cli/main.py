@@ -2,55 +2,124 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
-from sqlalchemy.exc import DBAPIError
+import typer.main
 from typer.core import TyperGroup
 
 from hub import logs
-from hub.cli import (
-    audit_cmd,
-    check_cmd,
-    discover_cmd,
-    keys_cmd,
-    outbox_cmd,
-    plan_cmd,
-    policy_cmd,
-    quality_cmd,
-    quarantine_cmd,
-    scaffold_cmd,
-    serve_cmd,
-    status_cmd,
-    steward_cmd,
-    sync_cmd,
-    tokens_cmd,
-)
 from hub.cli.output import fail
 from hub.errors import HubError
-from hub.store.health import is_store_failure, store_unavailable
+
+#: Every command, loaded only when it runs: ``kontor --help`` and a command's own --help
+#: answer without importing SQLAlchemy, pandas or FastAPI. name -> (module, attribute, the
+#: summary ``kontor --help`` shows; tests/test_cli_startup.py keeps it equal to the first
+#: paragraph of the command's own help). An attribute ending in ``app`` is a command group.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("scaffold_cmd", "init",
+             "Write a commented starter deployment (one CSV source, one CSV target)."),
+    "demo": ("scaffold_cmd", "demo", ("Write a demo back office: CRM (CSV), HR (XML), billing "
+             "(SQLite) -> payroll, newsletter.")),
+    "check": ("check_cmd", "check",
+              "Validate kontor.yaml and its mappings, then try every system's connection."),
+    "sync": ("sync_cmd", "sync", ("Read every inbound stream into the master store, then push "
+             "to every outbound stream.")),
+    "plan": ("plan_cmd", "plan",
+             ("Show what a sync would change in every target — new records, changed fields "
+             "old → new (restricted values never shown) — without writing anything anywhere.")),
+    "apply": ("plan_cmd", "apply",
+              "Apply exactly that plan: refuses when the sources or the store moved on since."),
+    "status": ("status_cmd", "status",
+               "Golden-record counts, the last run, and open quarantine per system."),
+    "runs": ("status_cmd", "runs",
+             "Sync runs: when, who started them, status, and counts per stream."),
+    "connectors": ("status_cmd", "connectors", "Installed connectors and their capabilities."),
+    "discover": ("discover_cmd", "discover", ("Print the fields SYSTEM offers (types, canonical "
+                 "guesses) and write a starter mapping.")),
+    "quarantine": ("quarantine_cmd", "app",
+                   "Records a sync refused: list, show, retry after a fix, discard."),
+    "steward": ("steward_cmd", "app", ("Review possible duplicates, merge and unmerge golden "
+                "records, override single fields.")),
+    "quality": ("quality_cmd", "quality", ("Completeness, invalid values, duplicates and "
+                "cross-system conflicts, per field.")),
+    "dedupe": ("quality_cmd", "dedupe",
+               "Duplicate clusters inside one source, by the matching rules; writes nothing."),
+    "serve": ("serve_cmd", "serve", ("Serve the REST API (OpenAPI docs at /docs), run the "
+              "scheduled sync jobs, and deliver changes to their targets as they happen.")),
+    "tokens": ("tokens_cmd", "app",
+               "API tokens: create (shown once), list with last use, revoke."),
+    "policy": ("policy_cmd", "app", "Simulate, explain and test the privacy policies."),
+    "keys": ("keys_cmd", "app", ("Master keys: init, rotate, destination keys, forget a "
+             "subject, re-seal a store.")),
+    "audit": ("audit_cmd", "app",
+              "The audit trail: verify, checkpoints, trace, search, export."),
+    "outbox": ("outbox_cmd", "app", "Deliveries waiting in the outbox, and dead letters."),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """Import a command's module and build its click command, as Typer would."""
+    module_name, attribute, _ = COMMANDS[name]
+    target = getattr(importlib.import_module(f"hub.cli.{module_name}"), attribute)
+    if isinstance(target, typer.Typer):
+        group = typer.main.get_group(target)
+        group.name = name
+        return group
+    single = typer.Typer(pretty_exceptions_enable=False)
+    single.command(name)(target)
+    return typer.main.get_command(single)
+
 
 #: Every file Kontor creates (store, WAL, exports, reports, plans, logs, keyring) is 0600.
 PRIVATE_UMASK = 0o077
 
 
 class KontorGroup(TyperGroup):
-    """The command tree: a ``HubError`` escaping any command (a wrong keyring found deep
-    inside a sync, say), or a master store that fails, becomes one plain error line and
-    exit 1, never a traceback."""
+    """The command tree, its commands loaded on first use (see ``COMMANDS``).
 
-    def invoke(self, ctx: Any) -> Any:  # typer's own click Context
+    A ``HubError`` escaping any command (a wrong keyring found deep inside a sync, say),
+    or a master store that fails, becomes one plain error line and exit 1, never a
+    traceback.
+    """
+
+    _summaries_only = False  # while `kontor --help` lists the commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        if self._summaries_only:  # the listing needs a line of help, not the command
+            summary = COMMANDS[cmd_name][2]
+            return click.Command(cmd_name, help=summary, short_help=summary)
+        self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._summaries_only = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._summaries_only = False
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except HubError as exc:
             fail(exc)
-        except DBAPIError as exc:
+        except Exception as exc:
+            from hub.store.health import is_store_failure, store_unavailable
+
             # The store went away (or turned read-only, or filled up) in mid-command.
             if not is_store_failure(exc):
                 raise
-            fail(store_unavailable(exc))
+            fail(store_unavailable(exc))  # type: ignore[arg-type]
 
 
 app = typer.Typer(
@@ -78,25 +147,3 @@ def main(
     os.umask(PRIVATE_UMASK)
     logs.configure(verbose=verbose, json_lines=log_json)
     ctx.obj = {"config": config}
-
-
-app.command("init")(scaffold_cmd.init)
-app.command("demo")(scaffold_cmd.demo)
-app.command("check")(check_cmd.check)
-app.command("sync")(sync_cmd.sync)
-app.command("plan")(plan_cmd.plan)
-app.command("apply")(plan_cmd.apply)
-app.command("status")(status_cmd.status)
-app.command("runs")(status_cmd.runs)
-app.command("connectors")(status_cmd.connectors)
-app.command("discover")(discover_cmd.discover)
-app.add_typer(quarantine_cmd.app, name="quarantine")
-app.add_typer(steward_cmd.app, name="steward")
-app.command("quality")(quality_cmd.quality)
-app.command("dedupe")(quality_cmd.dedupe)
-app.command("serve")(serve_cmd.serve)
-app.add_typer(tokens_cmd.app, name="tokens")
-app.add_typer(policy_cmd.app, name="policy")
-app.add_typer(keys_cmd.app, name="keys")
-app.add_typer(audit_cmd.app, name="audit")
-app.add_typer(outbox_cmd.app, name="outbox")
