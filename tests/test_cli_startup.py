@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import click
+import typer
 import typer.main
 from typer.testing import CliRunner
 
@@ -40,7 +40,7 @@ def test_the_table_matches_every_command() -> None:
         real = " ".join((command.help or "").split("\n\n")[0].split())
         assert COMMANDS[name][2] == real, name
     group = typer.main.get_group(app)
-    assert set(group.list_commands(click.Context(group))) == set(COMMANDS)
+    assert set(group.list_commands(typer.Context(group))) == set(COMMANDS)
 
 
 def test_commands_still_run_and_list() -> None:

@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 import typer.main
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from hub import logs
 from hub.cli.output import fail
@@ -62,7 +61,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def load_command(name: str) -> click.Command:
+def load_command(name: str) -> Any:  # a Typer command or group (Typer's vendored click)
     """Import a command's module and build its click command, as Typer would."""
     module_name, attribute, _ = COMMANDS[name]
     target = getattr(importlib.import_module(f"hub.cli.{module_name}"), attribute)
@@ -89,26 +88,26 @@ class KontorGroup(TyperGroup):
 
     _summaries_only = False  # while `kontor --help` lists the commands
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *COMMANDS]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name in self.commands or cmd_name not in COMMANDS:
             return super().get_command(ctx, cmd_name)
         if self._summaries_only:  # the listing needs a line of help, not the command
             summary = COMMANDS[cmd_name][2]
-            return click.Command(cmd_name, help=summary, short_help=summary)
+            return TyperCommand(cmd_name, help=summary, short_help=summary)
         self.commands[cmd_name] = load_command(cmd_name)
         return self.commands[cmd_name]
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: Any, formatter: Any) -> None:
         self._summaries_only = True
         try:
             super().format_help(ctx, formatter)
         finally:
             self._summaries_only = False
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except HubError as exc:
