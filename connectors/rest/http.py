@@ -44,7 +44,7 @@ KEYED = frozenset({"POST", "PATCH"})
 _DEFAULT_PORT = {"http": 80, "https": 443}
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,40}/[A-Za-z0-9!#$&^_.+-]{1,60}")
 
-__all__ = ["RETRY_STATUS", "HttpClient", "body_summary", "retry_after"]
+__all__ = ["RETRY_STATUS", "HttpClient", "body_summary", "outside", "retry_after"]
 
 
 def _scope(url: str) -> tuple[str, str, int | None, str]:
@@ -61,6 +61,23 @@ def _scope(url: str) -> tuple[str, str, int | None, str]:
 def _where(scheme: str, host: str, port: int | None, path: str) -> str:
     """``scheme://host:port/path`` without userinfo or query (they may hold secrets)."""
     return f"{scheme}://{host}{f':{port}' if port else ''}{path}"
+
+
+def outside(base_url: str, url: str) -> str:
+    """Why ``url`` is not under ``base_url`` (same scheme, host, port and path prefix,
+    no dot segments), ready for a message; ``""`` when it is under it."""
+    scheme, host, port, path = _scope(url)
+    base = _scope(base_url)
+    where = _where(scheme, host, port, path)
+    sent_only = f"credentials are sent only under {_where(*base)}"
+    if (scheme, host, port) != base[:3]:
+        return f"on another origin ({where}); {sent_only}"
+    prefix = base[3].rstrip("/")
+    segments = unquote(path).split("/")
+    if (prefix and path != prefix and not path.startswith(prefix + "/")) \
+            or ".." in segments or "." in segments:
+        return f"outside the base path ({where}); {sent_only}"
+    return ""
 
 
 def body_summary(response: requests.Response) -> str:
@@ -136,19 +153,7 @@ class HttpClient:
         return urljoin(self.base_url + "/", url.lstrip("/"))
 
     def _outside(self, url: str) -> str:
-        """Why ``url`` is not under the base URL (``""`` when it is)."""
-        scheme, host, port, path = _scope(url)
-        base = _scope(self.base_url)
-        where = _where(scheme, host, port, path)
-        sent_only = f"credentials are sent only under {_where(*base)}"
-        if (scheme, host, port) != base[:3]:
-            return f"on another origin ({where}); {sent_only}"
-        prefix = base[3].rstrip("/")
-        segments = unquote(path).split("/")
-        if (prefix and path != prefix and not path.startswith(prefix + "/")) \
-                or ".." in segments or "." in segments:
-            return f"outside the base path ({where}); {sent_only}"
-        return ""
+        return outside(self.base_url, url)
 
     def _same_origin(self, url: str) -> bool:
         return _scope(url)[:3] == _scope(self.base_url)[:3]
@@ -227,8 +232,8 @@ class HttpClient:
         def ambiguous(what: str) -> RetriableConnectorError:
             return RetriableConnectorError(
                 f"{where}: {what}; the request may have reached the server, so it is not "
-                f"repeated now ({method} is not idempotent): the hub retries it later, after "
-                "it can check what the target holds")
+                f"repeated now ({method} is not idempotent and carries no idempotency key): "
+                "the hub retries it later")
 
         def attempt() -> requests.Response:
             nonlocal tries
