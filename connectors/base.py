@@ -119,12 +119,51 @@ class ReadBatch:
     incomplete: str | None = None
 
 
+@dataclass(frozen=True)
+class ReadSize:
+    """How much a read of a stream will go through, as far as a system can tell before the
+    read (``Connector.estimate``): the 100% of a progress bar, for a percentage and an ETA."""
+
+    total: int
+    #: "records" (rows, entries), or "bytes" of a file: ``Connector.read_progress`` then
+    #: tells how many bytes the read in progress has consumed.
+    unit: str = "records"
+    #: False when ``total`` is the system's estimate (table statistics), not a count.
+    exact: bool = True
+
+
 @dataclass
 class WriteResult:
     """What a write did: how many records the target acknowledged, and which it refused."""
 
     written: int = 0
     rejected: list[tuple[str, RecordProblem]] = field(default_factory=list)
+
+
+def key_text(key: Sequence[str], record: Record, index: int) -> str:
+    """A record's key text: its ``key`` values joined by ``|``, as the hub names a record
+    (in ``WriteResult.rejected``, in a delivered record's target key).
+
+    ``#index`` (the record's position in its batch) when a key value is missing or empty.
+    """
+    if key and all(record.get(k) not in (None, "") for k in key):
+        return "|".join(str(record[k]) for k in key)
+    return f"#{index}"
+
+
+def key_values(key: Sequence[str], given: str | Sequence[object]) -> tuple[str, ...]:
+    """A key given to ``delete`` as a tuple of strings, whether given as text or as a tuple.
+
+    Text is split on ``|`` only when the key has several fields, so a single-field key
+    may itself contain ``|``. Raises ``ValueError`` when the number of values is wrong.
+    """
+    if isinstance(given, str):
+        parts = given.split("|", len(key) - 1) if len(key) > 1 else [given]
+    else:
+        parts = [str(v) for v in given]
+    if len(parts) != len(key):
+        raise ValueError(f"expected {len(key)} key value(s) for ({', '.join(key)})")
+    return tuple(parts)
 
 
 class Connector(abc.ABC):
@@ -188,12 +227,23 @@ class Connector(abc.ABC):
 
         A key is a tuple of values in the order of ``stream.key``, or its key text (the
         values joined by ``|``, as the hub stores a delivered record's target key; see
-        ``connectors._keys.key_values``). Idempotent: a key that is already absent counts
+        ``key_values``). Idempotent: a key that is already absent counts
         as done, so re-sending a batch changes nothing. ``written`` counts the keys the
         target acknowledged; a key it refuses (e.g. still referenced) goes to ``rejected``
         under its key text, and the other keys are removed.
         """
         raise NotImplementedError(f"connector {self.kind!r} cannot delete")
+
+    def estimate(self, stream: StreamSpec, *, since: Any = None) -> ReadSize | None:
+        """How much ``read(stream, since=since)`` will go through (a file's size, a row
+        count), if the system can tell cheaply without reading the stream; None when it
+        cannot. Only progress bars use it: a wrong estimate costs a wrong percentage."""
+        return None
+
+    def read_progress(self, stream: StreamSpec) -> int | None:
+        """How far the read of ``stream`` in progress has come, in the unit of ``estimate``
+        when that unit is not "records" (bytes of a file consumed so far); else None."""
+        return None
 
     def close(self) -> None:
         """Release connections and file handles."""

@@ -34,7 +34,7 @@ class TestReadOnly(ConnectorConformance):
 '''
 
 BROKEN_FILE = '''
-from tests.connectors.example_connector import JsonLinesConnector
+from hub.testing.example import JsonLinesConnector
 from tests.connectors.test_conformance_example import JsonLinesHarness
 from hub.testing import ConnectorConformance
 
