@@ -1,17 +1,18 @@
-"""Reports for the compliance officer, built from the configuration and the trail:
-a compliance report with charts, and the records of processing (GDPR Art. 30)."""
+"""Reports for the compliance officer, built from the configuration and the trail: the
+compliance report's figures, and the records of processing (GDPR Art. 30).
+
+Figures only: the pages with their charts are drawn by the face (``hub.web.report_files``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import html
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from hub import taxonomy
-from hub.audit import charts
 from hub.audit.query import decision_sets
 from hub.audit.tables import AuditEntry
 from hub.config import Deployment
@@ -56,45 +57,67 @@ def field_facts(engine: Engine, since: dt.datetime | None = None,
     return pd.DataFrame(rows, columns=columns)
 
 
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, border=0, classes="t", escape=True) \
-        if not frame.empty else "<p>None in this period.</p>"
+@dataclass(frozen=True)
+class ComplianceReport:
+    """The compliance report's figures: counts by system, category and rule, never values.
+
+    Presentation (charts, the HTML page) is the face's job: ``hub.web.report_files``.
+    """
+
+    deployment: str                                   # the deployment's folder name
+    policy_version: str
+    since: dt.datetime | None
+    until: dt.datetime | None
+    sent_per_day: list[tuple[str, str, int]]          # (day, destination, records sent)
+    by_category: list[tuple[str, int]]                # (category, field values sent)
+    by_rule: list[tuple[str, str, int]]               # (deny | pseudonymise, rule, decisions)
+    special: list[tuple[str, str, str | None, int]]   # (destination, category, basis, values)
+
+    @property
+    def period(self) -> str:
+        if self.since and self.until:
+            return f"{self.since:%Y-%m-%d} – {self.until:%Y-%m-%d}"
+        if self.since:
+            return f"from {self.since:%Y-%m-%d}"
+        if self.until:
+            return f"before {self.until:%Y-%m-%d}"
+        return "all time"
+
+
+def _sent_per_day(engine: Engine, since: dt.datetime | None, until: dt.datetime | None
+                  ) -> list[tuple[str, str, int]]:
+    t = bulk.table_of(AuditEntry)
+    day = func.date(t.c.at)
+    stmt = (select(day.label("day"), t.c.destination, func.count().label("n"))
+            .where(t.c.kind == "transfer.out", t.c.outcome == "sent")
+            .group_by(day, t.c.destination))
+    if since:
+        stmt = stmt.where(t.c.at >= since)
+    if until:
+        stmt = stmt.where(t.c.at < until)
+    with engine.connect() as conn:
+        return sorted((str(r.day), str(r.destination), int(r.n)) for r in conn.execute(stmt))
 
 
 def compliance_report(engine: Engine, deployment: Deployment, *,
-                      since: dt.datetime | None = None, until: dt.datetime | None = None) -> str:
+                      since: dt.datetime | None = None, until: dt.datetime | None = None
+                      ) -> ComplianceReport:
+    """Transfers per destination and day, categories sent, denials and pseudonymisations
+    by rule, destinations of special-category data: for ``hub.web.report_files``."""
     facts = field_facts(engine, since, until)
     out = facts[facts["kind"] == "transfer.out"]
-    sent = out[~out["action"].isin(["deny"])]
-    t = bulk.table_of(AuditEntry)
-    with engine.connect() as conn:
-        per_day = pd.DataFrame([dict(r._mapping) for r in conn.execute(
-            select(func.date(t.c.at).label("day"), t.c.destination, func.count().label("n"))
-            .where(t.c.kind == "transfer.out", t.c.outcome == "sent")
-            .group_by(func.date(t.c.at), t.c.destination))], columns=["day", "destination", "n"])
-    over_time = per_day.pivot_table(index="day", columns="destination", values="n",
-                                    aggfunc="sum", fill_value=0) if not per_day.empty \
-        else pd.DataFrame()
-    by_category = sent.groupby("category")["n"].sum()
+    sent = out[out["action"] != "deny"]
     by_rule = out[out["action"].isin(["deny", "pseudonymise"])] \
         .groupby(["action", "rule"])["n"].sum()
-    special = sent[sent["special"]].groupby("system")["n"].sum()
-    sections = [
-        ("Transfers per system over time", charts.stacked_over_time(
-            over_time, "Records sent per day and destination"), _table(per_day)),
-        ("Data categories sent", charts.bar(by_category, "Field values sent, by category"),
-         _table(by_category.reset_index())),
-        ("Denials and pseudonymisations by rule", charts.bar(
-            by_rule.rename(lambda k: f"{k[0]}: {k[1]}"), "Field decisions by rule",
-            colour="#a53b3b"), _table(by_rule.reset_index())),
-        ("Destinations of special-category data", charts.bar(
-            special, "Special-category values sent, by destination", colour="#7a3ba5"),
-         _table(sent[sent["special"]].groupby(["system", "category", "legal_basis"],
-                                              dropna=False)["n"].sum().reset_index())),
-    ]
-    period = f"{since:%Y-%m-%d} – {until:%Y-%m-%d}" if since and until else "all time"
-    return _page("Kontor compliance report", f"Deployment {deployment.path.parent.name}, "
-                 f"policy {deployment.policy_set.version}, period {period}", sections)
+    special = sent[sent["special"]].groupby(["system", "category", "legal_basis"],
+                                            dropna=False)["n"].sum()
+    return ComplianceReport(
+        deployment=deployment.path.parent.name, policy_version=deployment.policy_set.version,
+        since=since, until=until, sent_per_day=_sent_per_day(engine, since, until),
+        by_category=[(str(k), int(v)) for k, v in sent.groupby("category")["n"].sum().items()],
+        by_rule=[(str(a), str(r), int(v)) for (a, r), v in by_rule.items()],
+        special=[(str(s), str(c), None if pd.isna(b) else str(b), int(v))
+                 for (s, c, b), v in special.items()])
 
 
 def records_of_processing(engine: Engine, deployment: Deployment) -> pd.DataFrame:
@@ -116,24 +139,3 @@ def records_of_processing(engine: Engine, deployment: Deployment) -> pd.DataFram
                          "category": None, "form": None, "legal_basis": None,
                          "special_category": False, "records": 0})
     return pd.DataFrame(rows)
-
-
-def ropa_html(engine: Engine, deployment: Deployment) -> str:
-    frame = records_of_processing(engine, deployment)
-    return _page("Records of processing activities (GDPR Art. 30)",
-                 f"Generated from {deployment.path.name} and the audit trail, "
-                 f"policy {deployment.policy_set.version}",
-                 [("Processing by destination", "", _table(frame))])
-
-
-def _page(title: str, subtitle: str, sections: list[tuple[str, str, str]]) -> str:
-    body = "".join(f"<section><h2>{html.escape(h)}</h2>{chart}{table}</section>"
-                   for h, chart, table in sections)
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>{html.escape(title)}</title><style>
-body{{font-family:system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#222}}
-h1{{margin-bottom:0}} .sub{{color:#666}} section{{margin:2rem 0}}
-table.t{{border-collapse:collapse;font-size:.85rem}} .t td,.t th{{padding:.2rem .6rem;
-border-bottom:1px solid #ddd;text-align:left}} svg{{max-width:100%;height:auto}}
-</style></head><body><h1>{html.escape(title)}</h1><p class="sub">{html.escape(subtitle)}
-— generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC</p>{body}</body></html>"""

@@ -190,12 +190,13 @@ def report_cmd(
     """The compliance report: transfers per system and category over time, denials and
     pseudonymisations by rule, destinations of special-category data (HTML with charts)."""
     from hub.audit import reports
+    from hub.web.report_files import compliance_page
 
     hub = open_hub_or_fail(ctx)
-    page = reports.compliance_report(hub.engine, hub.deployment, since=_parse_time(since),
-                                     until=_parse_time(until))
+    figures = reports.compliance_report(hub.engine, hub.deployment, since=_parse_time(since),
+                                        until=_parse_time(until))
     hub.close()
-    out.write_text(page, encoding="utf-8")
+    out.write_text(compliance_page(figures), encoding="utf-8")
     console.print(f"[green]✓[/] compliance report written to {out}", highlight=False)
 
 
@@ -208,10 +209,12 @@ def ropa_cmd(
     from hub.audit import reports
 
     hub = open_hub_or_fail(ctx)
+    frame = reports.records_of_processing(hub.engine, hub.deployment)
     if out.suffix == ".html":
-        out.write_text(reports.ropa_html(hub.engine, hub.deployment), encoding="utf-8")
+        from hub.web.report_files import ropa_page
+
+        out.write_text(ropa_page(frame, hub.deployment), encoding="utf-8")
     else:
-        frame = reports.records_of_processing(hub.engine, hub.deployment)
         rows = frame.to_dict(orient="records")
         if out.suffix == ".csv":
             export.write_csv(rows, list(frame.columns), out)

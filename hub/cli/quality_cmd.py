@@ -14,7 +14,6 @@ from hub.context import open_hub
 from hub.errors import ConnectorError, HubError, MappingError
 from hub.matching import settings as mm
 from hub.matching.dedupe import clusters
-from hub.quality import html
 from hub.quality.report import quality as build_report
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -38,7 +37,9 @@ def quality(
     report = build_report(hub, system)
     hub.close()
     if html_file is not None:
-        html_file.write_text(html.render(report), encoding="utf-8")
+        from hub.web.report_files import quality_page
+
+        html_file.write_text(quality_page(report), encoding="utf-8")
     if as_json:
         print_json(report)
         return

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sqlite3
 from pathlib import Path
 
 import pytest
+from defusedxml.ElementTree import fromstring
 from typer.testing import CliRunner
 
 from hub.audit.export import neutralise
@@ -80,6 +82,12 @@ def test_compliance_report_and_records_of_processing(demo, tmp_path: Path) -> No
     text = page.read_text(encoding="utf-8")
     assert text.count("<svg") == 4 and "payroll.employees" in text
     assert "Denials and pseudonymisations by rule" in text
+    charts = [fromstring(svg) for svg in re.findall(r"<svg.*?</svg>", text, re.DOTALL)]
+    assert [c[0].text for c in charts] == [  # each well-formed, each with its <title>
+        "Records sent per day and destination", "Field values sent, by category",
+        "Field decisions by rule", "Special-category values sent, by destination"]
+    assert "<img" not in text and "base64" not in text and "<script" not in text
+    assert "Matplotlib" not in text
     ropa = tmp_path / "ropa.json"
     assert kontor(demo, "audit", "ropa", str(ropa)).exit_code == 0
     rows = json.loads(ropa.read_text(encoding="utf-8"))
@@ -90,6 +98,11 @@ def test_compliance_report_and_records_of_processing(demo, tmp_path: Path) -> No
                  if r["destination"] == "analytics.customers"}
     assert analytics["user.contact.email"] == "pseudonymise"
     assert kontor(demo, "audit", "ropa", str(tmp_path / "ropa.html")).exit_code == 0
+    html = (tmp_path / "ropa.html").read_text(encoding="utf-8")
+    assert "<h1>Records of processing activities (GDPR Art. 30)</h1>" in html
+    assert "<td>payroll.employees</td>" in html and "user.financial.bank_account" in html
+    assert "<th scope=\"col\">legal basis</th>" in html and "GDPR Art. 6" in html
+    assert "<td>nan</td>" not in html.lower()  # no basis: an empty cell, not pandas' NaN
 
 
 def test_subject_access_report(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

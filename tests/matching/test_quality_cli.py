@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from defusedxml.ElementTree import fromstring
 from typer.testing import CliRunner
 
 from hub.cli.main import app
@@ -74,6 +76,9 @@ def test_quality_table_json_and_html(config: Path, tmp_path: Path) -> None:
     assert code == 0 and "crm · customer" in out
     text = page.read_text(encoding="utf-8")
     assert text.count("<svg") >= 3 and "Completeness" in text
+    titles = [fromstring(svg)[0].text for svg in re.findall(r"<svg.*?</svg>", text, re.DOTALL)]
+    assert titles[:2] == ["Completeness: crm · customer",
+                          "Invalid values (open quarantine): crm · customer"]
     assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "<script" not in text and "Köln" not in text
 
