@@ -1,4 +1,5 @@
-"""XML exports, read as a stream of records from a file or an HTTP download."""
+"""XML exports, read as a stream of records from a file or an HTTP download; XML files
+written as a target."""
 
 from connectors.xml.connector import XmlConnector
 

@@ -1,25 +1,39 @@
-"""XML exports, from files in a directory or over HTTP: each ``record_path`` element is a record.
+"""XML files in a directory (read and written) or exports over HTTP (read): each
+``record_path`` element is a record.
 
 Parsing streams (``connectors.xml.records``: hardened lxml iterparse) and each record is
 flattened into a dict ("@id", "name", "address.city"), so memory stays bounded by the
-batch size, not by the file.
+batch size, not by the file. Writing turns such fields back into elements and rewrites
+the file into a temp file that atomically replaces it (``connectors.xml.write``); what it
+writes it reads back, and re-sending a batch changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from connectors.base import Capability, ConnectorSettings, ReadBatch, StreamSpec
-from connectors.files.base import EarlyEnd, FileConnector, FileSettings
+from connectors._keys import key_text, key_values
+from connectors.base import (
+    Capability,
+    ConnectorSettings,
+    ReadBatch,
+    Record,
+    StreamSpec,
+    WriteResult,
+)
+from connectors.files.base import EarlyEnd, FileConnector, FileSettings, writing
 from connectors.files.batches import BatchBuilder, HashingReader, file_hash
+from connectors.files.text import cell_text
 from connectors.xml import http as xml_http
-from connectors.xml.records import RecordPath, libxml2_encoding, records
-from hub.errors import RecordProblem
+from connectors.xml.fields import Value, prepare, xml_name_problem
+from connectors.xml.records import RecordPath, libxml2_encoding, local, records
+from connectors.xml.write import Layout, ReadSide, Shapes, XmlRewrite
+from hub.errors import FatalConnectorError, RecordProblem
 
 #: How many records ``discover`` looks at to learn a file's fields.
 DISCOVER_SAMPLE = 100
@@ -46,6 +60,11 @@ class XmlSettings(FileSettings):
     password: SecretStr | None = None
     #: Seconds to wait for the server to answer (and between chunks of the download).
     timeout: float = Field(default=30.0, gt=0, le=3600)
+    #: Writing: the document element of the files written ("name" or "prefix:name").
+    #: Default: the first step of ``record_path`` (or "records" for a one-step path).
+    root: str | None = None
+    #: Writing: spaces per level of nesting; 0 writes each file on one line.
+    indent: int = Field(default=2, ge=0, le=8)
 
     @field_validator("encoding")
     @classmethod
@@ -69,16 +88,38 @@ class XmlSettings(FileSettings):
     def _one_source(self) -> Self:
         if (self.record_path is None) == (self.record_tag is None):
             raise ValueError("set exactly one of `record_path` and `record_tag`")
-        RecordPath.parse(self.path_text, self.namespaces)  # raises ValueError if bad
+        path = RecordPath.parse(self.path_text, self.namespaces)  # ValueError if bad
+        for step in path.steps:
+            if (problem := xml_name_problem(local(step))) is not None:
+                raise ValueError(f"record_path: {local(step)!r} {problem}")
+        if self.root is not None:
+            self._check_root(path)
         if self.url is not None and (self.directory != "." or self.archive_directory):
             raise ValueError("`url` replaces `directory` and `archive_directory`; set one")
         if self.password is not None and self.username is None:
             raise ValueError("`password` needs a `username`")
         return self
 
+    def _check_root(self, path: RecordPath) -> None:
+        root = RecordPath.parse(self.root or "", self.namespaces)
+        if root.absolute or len(root.steps) != 1:
+            raise ValueError("root: must be one element name, without slashes")
+        if (problem := xml_name_problem(local(root.steps[0]))) is not None:
+            raise ValueError(f"root: {local(root.steps[0])!r} {problem}")
+        if path.absolute and root.steps[0] != path.steps[0]:
+            raise ValueError("root: an absolute record_path already names the document "
+                             "element (its first step); leave `root` out or make them match")
+
     @property
     def path_text(self) -> str:
         return self.record_path or self.record_tag or ""
+
+    @property
+    def write_layout(self) -> Layout:
+        path = RecordPath.parse(self.path_text, self.namespaces)
+        root = RecordPath.parse(self.root, self.namespaces).steps[0] if self.root else None
+        return Layout.build(path, root=root, namespaces=self.namespaces,
+                            encoding=self.encoding, indent=self.indent)
 
     @property
     def auth(self) -> tuple[str, str] | None:
@@ -89,13 +130,18 @@ class XmlSettings(FileSettings):
 
 
 class XmlConnector(FileConnector):
-    """Reads records out of XML files in one directory, or from an HTTP(S) server."""
+    """Reads, upserts and deletes records of XML files in one directory; reads exports
+    from an HTTP(S) server."""
 
     kind: ClassVar[str] = "xml"
     settings_model: ClassVar[type[ConnectorSettings]] = XmlSettings
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.READ, Capability.DISCOVER})
+        {Capability.READ, Capability.WRITE, Capability.DELETE, Capability.DISCOVER})
     settings: XmlSettings
+
+    def __init__(self, settings: ConnectorSettings, *, system: str, base_dir: Path):
+        super().__init__(settings, system=system, base_dir=base_dir)
+        self._shapes = Shapes(self.settings.write_layout.encoding)
 
     @property
     def _record_path(self) -> RecordPath:
@@ -172,3 +218,82 @@ class XmlConnector(FileConnector):
             cursor = yield from self._read_file(path, stream.resource, batches)
             yield batches.finish(cursor)
 
+
+    # -- write and delete ---------------------------------------------------------------
+
+    def refused_fields(self, names: Iterable[str]) -> list[str]:
+        """Why some field ``names`` cannot be written as XML, one line each; for checking
+        an outbound mapping's target columns before a run."""
+        return self._shapes.problems(list(dict.fromkeys(names)))
+
+    def _rewrite_for(self, stream: StreamSpec, action: str, **batch: Any) -> XmlRewrite:
+        if self.settings.url is not None:
+            raise FatalConnectorError(f"{self.system}: cannot {action}: an export read over "
+                                      "HTTP (`url`) is read-only; an XML target needs a "
+                                      "`directory`")
+        if not stream.key:
+            raise FatalConnectorError(f"{self.system}: stream {stream.resource!r} needs a key "
+                                      f"to {action}")
+        layout = self.settings.write_layout
+        if not layout.outer:
+            raise FatalConnectorError(
+                f"{self.system}: cannot {action} {stream.resource}: record_path "
+                f"{self.settings.path_text!r} makes each record the document element, so a "
+                "file could hold one record only; name the enclosing elements too")
+        if problems := self.refused_fields(stream.key):
+            raise FatalConnectorError(f"{self.system}: {stream.resource}: key "
+                                      f"{'; '.join(problems)}")
+        return XmlRewrite(layout, ReadSide(self._record_path, self.settings.encoding),
+                          self._shapes, system=self.system, resource=stream.resource,
+                          key=stream.key, **batch)
+
+    def _apply(self, stream: StreamSpec, rewrite: XmlRewrite) -> None:
+        path = self._write_path(stream.resource)
+        with writing(self.system, path):
+            self._memory[path] = rewrite.apply(path, self._memory.get(path))
+
+    def write(self, stream: StreamSpec, records: list[Record]) -> WriteResult:
+        pending: dict[tuple[str, ...], dict[str, Value]] = {}
+        rewrite = self._rewrite_for(stream, "write (upsert by key)", upserts=pending)
+        kinds = dict.fromkeys(tuple(record) for record in records)  # usually just one
+        if problems := self.refused_fields(n for names in kinds for n in names):
+            raise FatalConnectorError(  # a mapping mistake: it concerns the whole batch
+                f"{self.system}: {stream.resource}: {'; '.join(problems)}; rename the "
+                "column(s) in the outbound mapping. Nothing was written")
+        result = WriteResult()
+        for index, record in enumerate(records, start=1):
+            values, problem = prepare(record, self._shapes.of(tuple(record)).single)
+            if problem is None:
+                for key in stream.key:
+                    value = values.get(key)
+                    if type(value) is not str or not value.strip():
+                        problem = ("key field is missing, empty or a list", key)
+                        break
+            if problem is not None:
+                result.rejected.append((key_text(stream.key, record, index), RecordProblem(
+                    reason=problem[0], system=self.system, stream=stream.resource,
+                    location=f"{stream.resource}:batch record {index}", field=problem[1])))
+                continue
+            # Matched as read back: the reading side trims spaces around an element's text.
+            found = tuple(str(values[k]).strip() for k in stream.key)
+            pending.setdefault(found, {}).update(values)  # same key twice: later values win
+            result.written += 1
+        self._apply(stream, rewrite)
+        return result
+
+    def delete(self, stream: StreamSpec, keys: Sequence[str | Sequence[Any]]) -> WriteResult:
+        wanted: set[tuple[str, ...]] = set()
+        rewrite = self._rewrite_for(stream, "delete", deletes=wanted)
+        result = WriteResult()
+        for index, given in enumerate(keys, start=1):
+            try:
+                values = key_values(stream.key, given if isinstance(given, str)
+                                    else [cell_text(v) for v in given])
+                wanted.add(tuple(v.strip() for v in values))  # as write() matches them
+                result.written += 1
+            except ValueError as exc:
+                result.rejected.append((f"#{index}", RecordProblem(
+                    reason=str(exc), system=self.system, stream=stream.resource,
+                    location=f"{stream.resource}:delete key {index}")))
+        self._apply(stream, rewrite)
+        return result

@@ -53,8 +53,11 @@ def _status_error(system: str, url: str, response: requests.Response) -> Connect
 def _request(system: str, url: str, *, auth: tuple[str, str] | None,
              timeout: float) -> requests.Response:
     try:
-        return requests.get(url, stream=True, timeout=timeout, auth=auth,
-                            headers={"Accept": "application/xml, text/xml;q=0.9, */*;q=0.1"})
+        # With credentials, redirects are not followed: requests would send basic auth
+        # along to any other path of the same server.
+        response = requests.get(url, stream=True, timeout=timeout, auth=auth,
+                                allow_redirects=auth is None,
+                                headers={"Accept": "application/xml, text/xml;q=0.9, */*;q=0.1"})
     except requests.Timeout:
         raise RetriableConnectorError(f"{system}: GET {safe_url(url)}: no answer within "
                                       f"{timeout:g} s (timeout)") from None
@@ -62,6 +65,13 @@ def _request(system: str, url: str, *, auth: tuple[str, str] | None,
         reason = type(exc).__name__
         raise FatalConnectorError(f"{system}: cannot connect to {safe_url(url)} "
                                   f"({reason})") from None
+    if response.is_redirect:
+        response.close()
+        target = urljoin(url, response.headers.get("Location", ""))
+        raise FatalConnectorError(
+            f"{system}: GET {safe_url(url)} redirects to {safe_url(target)}; credentials are "
+            "never sent along a redirect: put the final URL in the settings")
+    return response
 
 
 def probe(system: str, url: str, *, auth: tuple[str, str] | None, timeout: float) -> None:

@@ -1,8 +1,10 @@
 """A real HTTP file server on 127.0.0.1 for the XML-over-HTTP tests (http.server, threads).
 
 Serves the files of one folder by GET, optionally behind HTTP basic auth, and can be told
-to misbehave: ``faults`` are status codes answered before the next normal answer, and
-``delay`` holds every answer back (to provoke timeouts). Requests are counted.
+to misbehave: ``faults`` are status codes answered before the next normal answer,
+``delay`` holds every answer back (to provoke timeouts), ``redirects`` answer a path with
+a 302. Requests are counted, and ``seen`` notes each path and whether it came with
+credentials.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class FileServer:
     delay: float = 0.0
     requests: int = 0
     url: str = ""
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> Location
+    seen: list[tuple[str, bool]] = field(default_factory=list)  # (path, sent credentials)
 
 
 def _handler(state: FileServer) -> type[BaseHTTPRequestHandler]:
@@ -44,7 +48,14 @@ def _handler(state: FileServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             state.requests += 1
+            state.seen.append((self.path, "Authorization" in self.headers))
             time.sleep(state.delay)
+            if self.path in state.redirects:
+                self.send_response(302)
+                self.send_header("Location", state.redirects[self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if state.faults:
                 status = state.faults.pop(0)
                 self.send_response(status)

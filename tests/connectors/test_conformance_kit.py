@@ -90,11 +90,11 @@ def test_the_kit_fails_a_connector_that_breaks_the_contract(tmp_path: Path) -> N
 
 
 def test_checks_are_chosen_when_the_class_is_defined() -> None:
-    from tests.connectors.test_conformance_xml import TestXmlConformance
+    from tests.connectors.test_conformance_xml import TestXmlOverHttpConformance
 
-    assert TestXmlConformance.test_write_lands_in_the_peer is None  # type: ignore[comparison-overlap]
-    assert "test_delete_is_idempotent" in TestXmlConformance.not_applicable
-    assert callable(TestXmlConformance.test_read_keeps_a_very_long_value)
+    assert TestXmlOverHttpConformance.test_write_lands_in_the_peer is None  # type: ignore[comparison-overlap]
+    assert "test_delete_is_idempotent" in TestXmlOverHttpConformance.not_applicable
+    assert callable(TestXmlOverHttpConformance.test_read_keeps_a_very_long_value)
 
 
 def test_every_interface_method_is_documented_and_checked() -> None:

@@ -1,4 +1,5 @@
-"""The XML connector passes the conformance kit: files (with namespaces) and over HTTP."""
+"""The XML connector passes the conformance kit: files (with namespaces, read and written)
+and over HTTP (read only)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from connectors.base import Record, StreamSpec
+from connectors.base import Capability, Record, StreamSpec
 from connectors.xml.connector import XmlConnector
 from hub.testing import ConnectorConformance, Harness
 from tests.connectors.file_server import FileServer, serving
@@ -21,10 +22,12 @@ class XmlHarness(Harness):
     """XML exports written with ElementTree: export/employees/employee, one child per field.
 
     A null is an absent element, an empty string an empty one: XML keeps them apart.
+    What the connector writes is looked at with ElementTree too.
     """
 
     connector_class = XmlConnector
     detects_unchanged = True  # the cursor is the file's content hash
+    can_reject = True  # a control character XML 1.0 does not allow
     uses_secrets = False  # a folder needs no password
     namespace: ClassVar[str | None] = None
 
@@ -61,6 +64,19 @@ class XmlHarness(Harness):
         ET.ElementTree(root).write(self.folder / "staff.xml", encoding="utf-8",
                                    xml_declaration=True)
 
+    def contents(self) -> list[Record]:
+        path = self.folder / "staff.xml"
+        if not path.exists():
+            return []
+        root = ET.parse(path).getroot()
+        assert root.tag == self._tag("export")
+        found = root.findall(f"{self._tag('employees')}/{self._tag('employee')}")
+        return [{child.tag.rpartition("}")[2]: child.text or "" for child in elem}
+                for elem in found]
+
+    def rejected_record(self, key: str) -> Record:
+        return self.record(key, "bell\x07kontor-private", "note")
+
 
 class NamespacedXmlHarness(XmlHarness):
     namespace = NS
@@ -71,9 +87,10 @@ class NamespacedXmlHarness(XmlHarness):
 
 
 class HttpXmlHarness(XmlHarness):
-    """The same exports, fetched from a real HTTP server behind basic auth."""
+    """The same exports, fetched from a real HTTP server behind basic auth (read-only)."""
 
     uses_secrets = True
+    capabilities = frozenset({Capability.READ, Capability.DISCOVER})
 
     def __init__(self, base_dir: Path, server: FileServer):
         super().__init__(base_dir)

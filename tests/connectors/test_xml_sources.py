@@ -149,3 +149,23 @@ def test_http_errors_tell_the_runner_what_to_do(tmp_path: Path) -> None:
             list(right.read(SPEC))
     with pytest.raises(FatalConnectorError, match="cannot connect to http://127.0.0.1"):
         right.check()  # the server is gone
+
+
+def test_credentials_never_follow_a_redirect(tmp_path: Path) -> None:
+    """requests would send basic auth along a redirect to another path of the same server
+    (it strips it only for another host): the connector refuses the redirect instead."""
+    (tmp_path / "private.xml").write_text(EXPORT, encoding="utf-8")
+    (tmp_path / "public.xml").write_text(EXPORT, encoding="utf-8")
+    with serving(tmp_path, user="kontor", password="s3cret-pw") as server:
+        server.redirects["/exports/a.xml"] = "/private.xml?token=abc"
+        conn = connector(tmp_path / "x", url=server.url + "/exports/", username="kontor",
+                         password="s3cret-pw", record_tag="employee", timeout=5)
+        with pytest.raises(FatalConnectorError, match="redirects to .*/private.xml; "
+                           "credentials are never sent along a redirect") as info:
+            list(conn.read(StreamSpec("a.xml", ("id",))))
+        assert "token=abc" not in str(info.value)
+        assert [path for path, _ in server.seen] == ["/exports/a.xml"]  # nothing else asked
+    with serving(tmp_path) as server:  # without credentials a redirect is harmless
+        server.redirects["/old.xml"] = "/public.xml"
+        anonymous = connector(tmp_path / "y", url=server.url, record_tag="employee", timeout=5)
+        assert ids(anonymous, StreamSpec("old.xml", ("id",))) == ["1", "2", "3", "4"]
