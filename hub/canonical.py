@@ -70,6 +70,8 @@ class Employee(GoldenBase, table=True):
     __tablename__ = "golden_employee"
 
     employee_number: str | None = classified("user.unique_id", index=True)
+    # The identity provider's own id for the person (SCIM externalId), as it gave it.
+    external_id: str | None = classified("user.unique_id", index=True)
     first_name: str | None = classified("user.name.first")
     last_name: str | None = classified("user.name.last")
     # The login name an identity provider knows the person by (SCIM userName): any text,

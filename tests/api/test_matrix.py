@@ -46,6 +46,7 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("POST", "/scim/v2/Users"): SCIM, ("GET", "/scim/v2/Users/{user_id}"): SCIM,
     ("PUT", "/scim/v2/Users/{user_id}"): SCIM, ("PATCH", "/scim/v2/Users/{user_id}"): SCIM,
     ("DELETE", "/scim/v2/Users/{user_id}"): SCIM,
+    ("POST", "/scim/v2/Users/.search"): SCIM, ("POST", "/scim/v2/.search"): SCIM,
     # Dashboard pages (session cookie). The system role cannot log in at all.
     ("GET", "/ui/login"): PUBLIC, ("POST", "/ui/login"): PUBLIC,
     ("GET", "/ui/"): {A, S, U, O, R}, ("POST", "/ui/logout"): {A, S, U, O, R},

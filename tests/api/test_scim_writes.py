@@ -77,7 +77,8 @@ def test_patch_operations(fresh: Served) -> None:
     user = response.json()
     assert response.headers["etag"] == 'W/"2"'
     assert user["name"]["givenName"] == "Augusta" and "title" not in user
-    assert user["userName"] == "countess@example.org"
+    # userName is its own attribute now: a new work address leaves it as it was.
+    assert user["userName"] == "ada.lovelace@example.org"
     assert {e["type"]: e["value"] for e in user["emails"]} == {
         "work": "countess@example.org", "home": "ada@home.example"}
     assert user[ENTERPRISE]["department"] == "Engines"
@@ -106,10 +107,15 @@ def test_patch_errors(fresh: Served) -> None:
         ({"op": "replace", "path": "id", "value": "E-1"}, 400, "mutability"),
         ({"op": "replace", "path": "title[", "value": "x"}, 400, "invalidPath"),
         ({"op": "replace", "path": "CANARY_attr", "value": "x"}, 400, "invalidPath"),
-        ({"op": "replace", "path": f"{ENTERPRISE}:manager", "value": {"value": "E-999999"}},
+        ({"op": "replace", "path": f"{ENTERPRISE}:manager", "value": {"value": ["x"]}},
          400, "invalidValue"),
+        # Dates are read-only over SCIM (it has no date type); active has no "unassigned".
         ({"op": "replace", "path": f"{KONTOR}:hire_date", "value": "CANARY-date"},
-         400, "invalidValue"),
+         400, "mutability"),
+        ({"op": "add", "value": {KONTOR: {"date_of_birth": "CANARY-date"}}}, 400, "mutability"),
+        ({"op": "remove", "path": "active"}, 400, "mutability"),
+        ({"op": "remove", "path": "userName"}, 400, "invalidValue"),
+        ({"op": "replace", "path": "userName", "value": "  "}, 400, "invalidValue"),
     ]
     for op, status, kind in cases:
         response = _patch(fresh, user_id, op)

@@ -3,12 +3,14 @@
 The operations change a copy of the stored user (with every field, withheld or not);
 the caller then writes the difference. ``apply`` returns the attribute keys each operation
 touched, so the caller's right to write them is checked whether or not a value changed.
+An add or replace of a whole extension touches the attributes its value names; a remove
+touches the whole extension (``enterprise``, ``kontor``).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from hub.api.scim.attributes import (
@@ -104,10 +106,18 @@ def _put(container: dict[str, Any], name: str, value: Any, *, add: bool) -> None
 
 
 def _apply_one(doc: dict[str, Any], op: str, pp: PatchPath, value: Any,
-               kontor: Iterable[str]) -> str:
+               kontor: Iterable[str], read_only: Collection[str]) -> set[str]:
     container, name, key = _target(doc, pp.path, kontor)
-    if key.split(".")[0] in READ_ONLY or key in READ_ONLY:
+    keys = {key}
+    if key in ("enterprise", "kontor") and op != "remove" and isinstance(value, dict):
+        keys = {f"{key}:{attr}" for attr in value if attr != "schemas"}
+    if any(k.split(".")[0] in READ_ONLY or k in READ_ONLY or k in read_only for k in keys):
         raise PatchError("attribute is read-only", "mutability")
+    if op == "remove" and key == "active":
+        # It follows the termination date, so a User is always active or not (RFC 7643
+        # §4.1.1 leaves its meaning to the service provider): it cannot become unassigned.
+        raise PatchError("active cannot be removed: replace it with true or false",
+                         "mutability")
     sub = pp.sub.lower() if pp.sub else None
     if pp.where is not None:
         items = container.get(name)
@@ -143,12 +153,14 @@ def _apply_one(doc: dict[str, Any], op: str, pp: PatchPath, value: Any,
         container.pop(name, None)
     else:
         _put(container, name, value, add=op == "add")
-    return key
+    return keys
 
 
-def apply(doc: dict[str, Any], operations: Any, kontor: Iterable[str]
-          ) -> tuple[dict[str, Any], set[str]]:
-    """The patched copy of ``doc`` and the attribute keys the operations touched."""
+def apply(doc: dict[str, Any], operations: Any, kontor: Iterable[str],
+          read_only: Collection[str] = ()) -> tuple[dict[str, Any], set[str]]:
+    """The patched copy of ``doc`` and the attribute keys the operations touched.
+
+    ``read_only``: more attribute keys (``kontor:hire_date``) no operation may change."""
     if not isinstance(operations, list) or not operations:
         raise PatchError("Operations must be a non-empty list", "invalidSyntax")
     kontor = list(kontor)
@@ -174,12 +186,12 @@ def apply(doc: dict[str, Any], operations: Any, kontor: Iterable[str]
                 for attr, item in nest_extensions(value).items():
                     pp = parse_path(attr) if attr not in LOWER_URIS else \
                         PatchPath(AttrPath(attr.rpartition(":")[0], attr.rpartition(":")[2]))
-                    touched.add(_apply_one(doc, op, pp, item, kontor))
+                    touched |= _apply_one(doc, op, pp, item, kontor, read_only)
             else:
                 if not isinstance(path, str):
                     raise PatchError(f"operation {number}: path must be a string",
                                      "invalidPath")
-                touched.add(_apply_one(doc, op, parse_path(path), value, kontor))
+                touched |= _apply_one(doc, op, parse_path(path), value, kontor, read_only)
         except FilterError:
             raise PatchError(f"operation {number}: path is not a known attribute path",
                              "invalidPath") from None

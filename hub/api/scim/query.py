@@ -40,12 +40,13 @@ from hub.api.scim.filter import (
 from hub.api.scim.patch import matches
 
 Slot = dict[str, Any]  # sub-attribute -> column name (str) or constant (in a tuple)
-_SIMPLE = {"id": "id", "username": "work_email", "name.givenname": "first_name",
+_SIMPLE = {"id": "id", "externalid": "external_id", "name.givenname": "first_name",
            "name.familyname": "last_name", "title": "job_title",
            "enterprise:employeenumber": "employee_number",
            "enterprise:department": "department",
            "meta.lastmodified": "updated_at", "meta.created": "created_at"}
 _BOOKKEEPING = {"id", "updated_at", "created_at"}
+_CASE_EXACT = {"id", "externalid"}  # RFC 7643 §3.1
 _SLOTS: dict[str, list[Slot]] = {
     "emails": [{"type": ("work",), "primary": (True,), "value": "work_email"},
                {"type": ("home",), "primary": (False,), "value": "private_email"}],
@@ -70,6 +71,12 @@ class Translator:
             raise FilterError(f"attribute for field {field!r} cannot be filtered or sorted "
                               "on by this client")
         return self.table.c[field]
+
+    def _user_name(self) -> Any:
+        """userName as shown (attributes.shown_user_name): ``user_name``, else the work
+        e-mail, else the id; both fields must be in clear, the e-mail standing in."""
+        return func.coalesce(self._column("user_name"), self._column("work_email"),
+                             self.table.c.id)
 
     def _simple(self, key: str) -> str | None:
         if key in _SIMPLE:
@@ -99,10 +106,13 @@ class Translator:
             return or_(*(self._in_slot(inner, slot, base) for slot in _SLOTS[base]))
         if key == "active":
             return self._active(node)
+        if key == "username":
+            return self._compare(self._user_name(), node, caseless=True)
         field = self._simple(key)
         if field is None:
             raise FilterError("the filter names an attribute that cannot be filtered on")
-        return self._compare(self._column(field), node, caseless=key != "id")
+        return self._compare(self._column(field), node,
+                             caseless=key not in _CASE_EXACT)
 
     def _in_slot(self, node: Filter, slot: Slot, base: str) -> ColumnElement[bool]:
         exists = self._column(slot[_MAIN[base]]).is_not(None)
@@ -168,11 +178,16 @@ class Translator:
     def order_by(self, sort_by: str, descending: bool) -> list[Any]:
         key = attr_key(split_attr(sort_by), self.kontor)
         if key in _SLOTS:
-            key = {"emails": "username"}.get(key, key)
-        field = self._simple(key)
-        if field is None:
-            raise FilterError("sortBy names an attribute that cannot be sorted on")
-        column = self._column(field)
+            key = {"emails": "emails.value"}.get(key, key)
+        if key == "username":
+            column = self._user_name()
+        elif key == "emails.value":  # the primary value: the work e-mail
+            column = self._column("work_email")
+        else:
+            field = self._simple(key)
+            if field is None:
+                raise FilterError("sortBy names an attribute that cannot be sorted on")
+            column = self._column(field)
         return [column.desc() if descending else column.asc(), self.table.c.id.asc()]
 
 

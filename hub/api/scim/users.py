@@ -1,10 +1,11 @@
-"""SCIM Users, read side: list with filter, sorting and pagination; get one."""
+"""SCIM Users, read side: list with filter, sorting and pagination (GET, or POST to
+``/.search`` with the query in the body, RFC 7644 §3.4.3); get one."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Body, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
@@ -13,9 +14,12 @@ from hub.api.scim import render, schemas
 from hub.api.scim.attributes import ENTERPRISE, KONTOR, LOWER_URIS, attr_key
 from hub.api.scim.filter import FilterError, parse, split_attr
 from hub.api.scim.query import Translator
+from hub.api.scim.search import Search, from_body
 from hub.api.security import ScimCaller
 from hub.api.writes import load
+from hub.auth.tokens import Caller
 from hub.canonical import MODELS
+from hub.context import Hub
 from hub.store import bulk
 
 router = APIRouter(prefix="/scim/v2", tags=["scim"])
@@ -65,17 +69,39 @@ def list_users(
     attributes: AttrList = None,
     excluded: Annotated[str | None, Query(alias="excludedAttributes", max_length=1000)] = None,
 ) -> JSONResponse:
+    return _search(request, caller, hub, Search(filter_, sort_by, sort_order == "descending",
+                                                start_index, count, attributes, excluded))
+
+
+SearchBody = Annotated[dict[str, Any], Body(description=(
+    "A SearchRequest (RFC 7644 §3.4.3): filter, sortBy, sortOrder, startIndex, count, "
+    "attributes, excludedAttributes"))]
+
+
+@router.post("/Users/.search", summary="Search Users, the query in the body")
+def search_users(body: SearchBody, request: Request, caller: ScimCaller, hub: HubDep
+                 ) -> JSONResponse:
+    return _search(request, caller, hub, from_body(body))
+
+
+@router.post("/.search", summary="Search every resource type (Users are the only one)")
+def search_all(body: SearchBody, request: Request, caller: ScimCaller, hub: HubDep
+               ) -> JSONResponse:
+    return _search(request, caller, hub, from_body(body))
+
+
+def _search(request: Request, caller: Caller, hub: Hub, query: Search) -> JSONResponse:
     view = disclosure(request, caller, "scim")
     table = bulk.table_of(MODELS[render.ENTITY])
     names = render.kontor(hub)
     specs = hub.deployment.fields[render.ENTITY]
     translator = Translator(table, names, lambda f: view.in_clear(render.ENTITY, f)
                             and not specs[f].restricted)
-    start = max(start_index, 1)  # RFC 7644 §3.4.2.4: below 1 means 1
-    size = min(max(count, 0), schemas.MAX_RESULTS)
+    start = max(query.start, 1)  # RFC 7644 §3.4.2.4: below 1 means 1
+    size = min(max(query.count, 0), schemas.MAX_RESULTS)
     try:
-        where = translator.where(parse(filter_)) if filter_ else None
-        order = translator.order_by(sort_by, sort_order == "descending") if sort_by \
+        where = translator.where(parse(query.filter)) if query.filter else None
+        order = translator.order_by(query.sort_by, query.descending) if query.sort_by \
             else [table.c.id.asc()]
     except FilterError as exc:
         raise render.filter_problem(exc) from None
@@ -87,7 +113,7 @@ def list_users(
         total = conn.execute(counted).scalar_one()
         rows = [dict(r._mapping) for r in conn.execute(stmt)] if size else []
         hub.sealer.open_goldens(conn, render.ENTITY, rows)
-        found = [project(u, attributes, excluded, names)
+        found = [project(u, query.attributes, query.excluded, names)
                  for u in render.users(conn, view, rows, render.base_url(request))]
     return render.scim_response(schemas.list_response(found, total, start))
 
