@@ -17,19 +17,13 @@ from connectors._keys import key_text, key_values
 from connectors.base import (
     Capability,
     ConnectorSettings,
+    ReadBatch,
     Record,
     StreamSpec,
     WriteResult,
     neutralise_formula,
 )
-from connectors.csv.rows import (
-    MAX_FIELD,
-    Ending,
-    fast_rows,
-    iter_rows,
-    read_header,
-    row_problem,
-)
+from connectors.csv.rows import MAX_FIELD, Ending, Row, iter_rows, read_header, row_problem
 from connectors.csv.settings import CsvSettings
 from connectors.csv.write import CsvRewrite
 from connectors.files.base import EarlyEnd, FileConnector, writing
@@ -56,6 +50,9 @@ class CsvConnector(FileConnector):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.READ, Capability.WRITE, Capability.DELETE, Capability.DISCOVER})
     settings: CsvSettings
+    #: The key columns of the stream being read: a record refused for a stray quote names
+    #: its key when the key was read before the quote opened.
+    _key: tuple[str, ...] = ()
 
     def _columns(self, rows: Iterator[Any], path: Path) -> list[str]:
         """The file's column names: its header row, or the configured ``columns``."""
@@ -66,20 +63,26 @@ class CsvConnector(FileConnector):
 
     def _fields(self, path: Path, resource: str) -> list[dict[str, str]]:
         with open(path, "rb") as fh:
-            names = self._columns(iter_rows(Lines(fh, self.settings.encoding), self.settings),
-                                  path)
+            names = self._columns(iter_rows(Lines(fh, self.settings.encoding, keep=False),
+                                            self.settings), path)
         return [{"name": n, "type": "string"} for n in names]
 
     # -- read ---------------------------------------------------------------------------
+
+    def read(self, stream: StreamSpec, *, since: Any = None, batch_size: int = 5000
+             ) -> Iterator[ReadBatch]:
+        self._key = tuple(stream.key)
+        yield from super().read(stream, since=since, batch_size=batch_size)
 
     def _parse(self, source: HashingReader, path: Path, resource: str
                ) -> Iterator[tuple[dict[str, Any], str] | RecordProblem | EarlyEnd]:
         enc = self.settings.encoding
         tail: list[str] = []
         ending = Ending()
-        rows = fast_rows(text_lines(source, enc, tail), self.settings, ending)
+        rows = iter_rows(text_lines(source, enc, tail), self.settings, ending)
         columns = self._columns(rows, path)
         width = len(columns)
+        keyless: list[str] = []  # where records refused for their quotes had no key
         for row in rows:  # empty when there was no header
             fields = row.fields
             if len(fields) == width and row.error is None:  # the common case, kept lean
@@ -90,13 +93,30 @@ class CsvConnector(FileConnector):
             if row.blank or not columns:
                 continue
             reason, field = row_problem(row, columns, enc) or ("unreadable row", None)
+            lines = f"{row.line}-{row.last}" if row.last > row.line else str(row.line)
+            key = self._known_key(row, columns)
+            if row.refused is not None and key is None:
+                keyless.append(f"line{'s' if row.last > row.line else ''} {lines}")
             yield RecordProblem(reason=reason, system=self.system, stream=resource,
-                                location=f"{resource}:{row.line}", field=field)
+                                source_key=key, location=f"{resource}:{lines}", field=field)
         # Read less than the whole file (an unclosed quote), or the file looks cut off:
         # not a snapshot of the source, whatever was read.
         early = ending.early or ([cut_off_reason(ending.lines)] if cut_off(tail) else [])
+        if keyless:  # the hub cannot tell which records these were: not taken as deleted
+            early.append(f"a record refused for its quotes has no key that could be read "
+                         f"({', '.join(keyless)}), so this read is no full snapshot")
         if early:
             yield EarlyEnd(f"{resource}: {'; '.join(early)}")
+
+    def _known_key(self, row: Row, columns: list[str]) -> str | None:
+        """The key of a refused record, as the hub writes it, when every key column came
+        before the stray quote: so the hub knows which record failed (and does not take
+        it for deleted from a full snapshot)."""
+        head = row.refused.head if row.refused is not None else ()
+        at = [columns.index(k) if k in columns else len(head) for k in self._key]
+        if not at or max(at) >= len(head) or any(not head[i].strip() for i in at):
+            return None
+        return "|".join(head[i].strip() for i in at)
 
     # -- write and delete ---------------------------------------------------------------
 
@@ -158,8 +178,8 @@ class CsvConnector(FileConnector):
         return result
 
     def _cell(self, text: str) -> str:
-        """A value as written: formula-like text neutralised (``neutralise_formulas``)."""
-        if self.settings.neutralise_formulas:
+        """A value as written: formula-like text neutralised (``spreadsheet_safe``)."""
+        if self.settings.spreadsheet_safe:
             return str(neutralise_formula(text, keep_numbers=True))
         return text
 

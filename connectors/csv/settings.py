@@ -1,12 +1,15 @@
-"""Settings of the CSV connector: folder, dialect, header and encoding."""
+"""Settings of the CSV connector: folder, dialect, header, encoding and quote checks."""
 
 from __future__ import annotations
 
-from typing import Literal, Self
+import csv
+from typing import Any, Literal, Self
 
-from pydantic import field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from connectors.files.base import FileSettings, validate_codec
+
+QUOTING = {"minimal": csv.QUOTE_MINIMAL, "all": csv.QUOTE_ALL, "none": csv.QUOTE_NONE}
 
 
 class CsvSettings(FileSettings):
@@ -29,7 +32,27 @@ class CsvSettings(FileSettings):
     #: Writing: a value a spreadsheet would run as a formula (starting with ``=``, ``+``,
     #: ``-``, ``@``, tab or CR) gets a leading ``'`` (CSV injection, OWASP). Plain numbers
     #: (``-2.50``, ``+4930123456``) stay as they are. False writes every value raw.
-    neutralise_formulas: bool = True
+    #: ``neutralise_formulas`` is the older name, still accepted.
+    spreadsheet_safe: bool = Field(
+        default=True, validation_alias=AliasChoices("spreadsheet_safe", "neutralise_formulas"))
+    #: Reading: the most line breaks one quoted value may hold; a value with more is
+    #: refused (its record becomes a problem naming its lines).
+    max_field_lines: int = Field(default=100, ge=0)
+    #: Reading: False (default) accepts quotes the way spreadsheets do (a quote inside an
+    #: unquoted value is a plain character, text after a closing quote is kept). True wants
+    #: RFC 4180 quotes: a quote opens a value and closes it right before a delimiter or the
+    #: line end, or the row is refused; the stray-quote check also covers two-column files,
+    #: and the lines of a refused multi-line record are always read again as rows.
+    strict_quotes: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "spreadsheet_safe" in data \
+                and "neutralise_formulas" in data:
+            raise ValueError("set `spreadsheet_safe` only (`neutralise_formulas` is its old "
+                             "name)")
+        return data
 
     @field_validator("delimiter", mode="before")
     @classmethod
@@ -79,3 +102,10 @@ class CsvSettings(FileSettings):
         if len(set(special)) < len(special):
             raise ValueError("delimiter, quotechar and escapechar must differ")
         return self
+
+
+def dialect(settings: CsvSettings) -> dict[str, Any]:
+    """``csv.reader``/``csv.writer`` keyword arguments for ``CsvSettings``."""
+    return {"delimiter": settings.delimiter, "quotechar": settings.quotechar,
+            "quoting": QUOTING[settings.quoting], "escapechar": settings.escapechar,
+            "doublequote": settings.escapechar is None}

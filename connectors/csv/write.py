@@ -119,7 +119,7 @@ class CsvRewrite:
 
     def _merge(self, fh: BinaryIO, path: Path, emit: Emit) -> None:
         encoding = self.settings.encoding
-        lines = Lines(fh, encoding)
+        lines = Lines(fh, encoding, keep=False)
         rows = iter_rows(lines, self.settings)
         newline = self.settings.newline
         if not self.settings.header:
@@ -183,6 +183,22 @@ class CsvRewrite:
         return self.serialise_many([values], newline)
 
     def serialise_many(self, rows: Iterable[list[str]], newline: str) -> str:
+        """The rows as CSV text. A value holding a line break is quoted (with ``quoting:
+        none``, escaped), a bare CR as well: the csv module only protects the characters
+        of its line terminator, and a reader takes a bare CR for the end of a line."""
+        rows = list(rows)
         buf = io.StringIO()
         csv.writer(buf, lineterminator=newline, **dialect(self.settings)).writerows(rows)
-        return buf.getvalue()
+        text = buf.getvalue()
+        if newline == "\r\n" or "\r" not in text:
+            return text  # the common case: decided by one scan in C
+        # Some value holds a CR: write with "\r\n" (so CR and LF are both protected),
+        # then turn each row's own terminator back into ``newline``.
+        writer = csv.writer(buf, lineterminator="\r\n", **dialect(self.settings))
+        parts = []
+        for row in rows:
+            buf.seek(0)
+            buf.truncate()
+            writer.writerow(row)
+            parts.append(buf.getvalue()[:-2] + newline)
+        return "".join(parts)

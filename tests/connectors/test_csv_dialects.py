@@ -104,3 +104,29 @@ def test_no_temp_file_is_left_behind_when_a_write_fails(tmp_path: Path) -> None:
         conn.write(SPEC, [{"id": "1", "name": "x"}])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["people.csv"]
     assert path.read_text() == "id,name,id\n1,a,1\n"
+
+
+ROUND_TRIP = ["a\rb", "c\nd", "e\r\nf", "tail\r", "\n", 'say "hi"', '"', "x,y", "x;y",
+              "back\\slash", "plain", ""]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("settings", [
+    {}, {"quoting": "all"}, {"quoting": "none", "escapechar": "\\"}, {"delimiter": ";"},
+    {"delimiter": "tab", "escapechar": "\\"}])
+def test_line_breaks_quotes_and_delimiters_round_trip(tmp_path: Path, newline: str,
+                                                      settings: dict[str, Any]) -> None:
+    """A CR, LF or CRLF in a value is quoted (escaped with quoting: none), never written
+    bare: a reader would take it for the end of the row."""
+    conn = connector(tmp_path, newline=newline, spreadsheet_safe=False, **settings)
+    first = {str(n): v for n, v in enumerate(ROUND_TRIP)}
+    conn.write(SPEC, [{"id": k, "v": v} for k, v in first.items()])  # a new file
+    conn.write(SPEC, [{"id": f"{k}b", "v": v} for k, v in first.items()])  # appended
+    conn.write(SPEC, [{"id": "0", "v": "changed\r"}])  # the file rewritten
+    expected = first | {f"{k}b": v for k, v in first.items()} | {"0": "changed\r"}
+    for reader in (conn, connector(tmp_path, **settings)):  # the writer, and a fresh one
+        got = [r for b in reader.read(SPEC) for r in b.records]
+        assert [b.problems for b in reader.read(SPEC)] == [[]]
+        assert {r.data["id"]: r.data["v"] for r in got} == expected
+    raw = (tmp_path / "people.csv").read_bytes()
+    assert (b"a\\\rb" if settings.get("quoting") == "none" else b'"a\rb"') in raw

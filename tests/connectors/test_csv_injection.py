@@ -2,8 +2,9 @@
 
 A spreadsheet runs a cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR as a formula;
 the CSV connector writes such a value with a leading ``'`` unless the target opts out
-(``neutralise_formulas: false``). Plain numbers stay as they are. (Leading tabs and CRs
-are covered in tests/connectors/test_csvfile.py: the inbound mapping trims them.)
+(``spreadsheet_safe: false``; ``neutralise_formulas`` is its older name, still accepted).
+Plain numbers stay as they are. (Leading tabs and CRs through the hub are covered in
+tests/connectors/test_csvfile.py: the inbound mapping trims them.)
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from connectors.base import StreamSpec
+from connectors.csv.connector import CsvConnector, CsvSettings
 from hub.cli.main import app
 
 runner = CliRunner()
@@ -54,14 +59,37 @@ def test_formula_like_values_reach_the_csv_target_neutralised(starter: Path) -> 
     assert not any(line.startswith(("=", "+", "-", "@")) for line in raw.splitlines())
 
 
-def test_a_target_may_opt_out(starter: Path) -> None:
+@pytest.mark.parametrize("option", ["spreadsheet_safe", "neutralise_formulas"])
+def test_a_target_may_opt_out(starter: Path, option: str) -> None:
     _source_with_formulas(starter)
     text = starter.read_text(encoding="utf-8")
     marker = "      directory: data/target\n"
     assert marker in text
-    starter.write_text(text.replace(marker, marker + "      neutralise_formulas: false\n"),
+    starter.write_text(text.replace(marker, marker + f"      {option}: false\n"),
                        encoding="utf-8")
     result = runner.invoke(app, ["--config", str(starter), "sync"])
     assert result.exit_code == 0, result.output
     rows = _target_rows(starter)
     assert [rows[f"person{n}@example.org"]["first_name"] for n in range(1, 5)] == FORMULAS
+
+
+def test_what_is_neutralised_and_what_stays(tmp_path: Path) -> None:
+    conn = CsvConnector(CsvSettings(), system="mailing", base_dir=tmp_path)
+    spec = StreamSpec("out.csv", ("id",))
+    kept = ["+4930123456", "+14155550100", "-2.50", "-2,50", "1234", "+49", "0", "a=b",
+            "mail@example.org", ""]
+    neutralised = ["=1+1", "+49 30 123456", "-2+3", "@SUM(1)", "\tx", "\rx", "-", "+",
+                   "=cmd|' /C calc'!A0"]
+    conn.write(spec, [{"id": f"k{n}", "v": v} for n, v in enumerate(kept)]
+               + [{"id": f"n{n}", "v": v} for n, v in enumerate(neutralised)])
+    got = {r.data["id"]: r.data["v"] for b in conn.read(spec) for r in b.records}
+    assert [got[f"k{n}"] for n in range(len(kept))] == kept  # E.164 numbers, plain numbers
+    assert [got[f"n{n}"] for n in range(len(neutralised))] == ["'" + v for v in neutralised]
+
+
+def test_spreadsheet_safe_is_on_by_default_and_has_one_name_at_a_time() -> None:
+    assert CsvSettings().spreadsheet_safe is True
+    assert CsvSettings.model_validate({"neutralise_formulas": False}).spreadsheet_safe is False
+    assert CsvSettings.model_validate({"spreadsheet_safe": False}).spreadsheet_safe is False
+    with pytest.raises(ValidationError, match="set `spreadsheet_safe` only"):
+        CsvSettings.model_validate({"spreadsheet_safe": True, "neutralise_formulas": False})
