@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
 
 import hub
 from hub.api import (
     audit,
     metrics,
+    openapi,
     operations,
     outbox,
     policy,
@@ -35,11 +37,16 @@ def create_app(opened: Hub) -> FastAPI:
     app.state.hub = opened
     app.state.gate = opened.deployment.gate()
     problems.install(app)
+    openapi.install(app)
 
-    @app.get("/health", tags=["health"], summary="Liveness and store reachability")
+    @app.get("/health", tags=["health"], summary="Liveness and store reachability",
+             responses=openapi.problems(503))
     def health() -> dict[str, str]:
-        with opened.engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
+        try:
+            with opened.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except DBAPIError:
+            raise problems.Unavailable("the store cannot be reached") from None
         return {"status": "ok"}
 
     app.include_router(records.router)

@@ -5,18 +5,18 @@ Entries hold field names, categories, actions, rules and keyed hashes, never val
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from hub.api.deps import HubDep, aware
+from hub.api.deps import HubDep, Instant, aware
+from hub.api.openapi import AUTHENTICATED
 from hub.api.security import AuditReader
 from hub.api.services import restricted_reads
 from hub.audit import query, signing, verify
 from hub.records import jsonable
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=AUTHENTICATED)
 Text = Annotated[str | None, Query(max_length=200)]
 
 
@@ -35,8 +35,8 @@ def trace(hub: HubDep, caller: AuditReader,
 @router.get("/search", summary="Transfers matching system, category, action, rule, time")
 def search(hub: HubDep, caller: AuditReader, system: Text = None, category: Text = None,
            action: Text = None, rule: Text = None, kind: Text = None,
-           since: Annotated[dt.datetime | None, Query()] = None,
-           until: Annotated[dt.datetime | None, Query()] = None,
+           since: Annotated[Instant | None, Query()] = None,
+           until: Annotated[Instant | None, Query()] = None,
            limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
     q = query.Search(system=system, category=category, action=action, rule=rule, kind=kind,
                      since=aware(since), until=aware(until), limit=limit)

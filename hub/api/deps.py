@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 from sqlalchemy import Connection
 
 from hub.api.disclosure import Disclosure
@@ -38,6 +40,21 @@ ConnDep = Annotated[Connection, Depends(get_conn)]
 def disclosure(request: Request, caller: Caller, channel: str = "api") -> Disclosure:
     """The caller's view of golden records, through the app's privacy gate."""
     return Disclosure(request.app.state.hub, request.app.state.gate, caller, channel)
+
+
+# RFC 3339 (OpenAPI's "date-time"): seconds and an offset. Pydantic alone would also take
+# numbers (as Unix time), dates, and times without a zone, which the document does not allow.
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+                      r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
+
+
+def _rfc3339(value: object) -> object:
+    if isinstance(value, str) and _RFC3339.fullmatch(value):
+        return value
+    raise ValueError("expected a date-time with its offset, e.g. 2026-01-31T08:00:00Z")
+
+
+Instant = Annotated[dt.datetime, BeforeValidator(_rfc3339)]
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:

@@ -12,16 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, func, select
 
+from hub.api.openapi import AUTHENTICATED
 from hub.api.security import OperationsReader
 from hub.store import bulk
 from hub.store.tables import Outbox, Quarantine, SyncRun
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
 OUTCOMES = ("read", "created", "updated", "unchanged", "skipped", "failed")
 STATUSES = ("success", "pending", "partial", "failed", "interrupted", "running")
 
@@ -82,7 +84,8 @@ class StoreCollector:
 
 
 @router.get("/metrics", tags=["operations"],
-            summary="Prometheus metrics (scrape with an operator token as bearer)")
+            summary="Prometheus metrics (scrape with an operator token as bearer)",
+            response_class=PlainTextResponse)  # the text exposition format
 def metrics(request: Request, _caller: OperationsReader) -> Response:
     registry = CollectorRegistry()
     registry.register(StoreCollector(request.app.state.hub.engine))  # type: ignore[arg-type]

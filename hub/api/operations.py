@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
 from hub.api.deps import ConnDep, HubDep
+from hub.api.openapi import AUTHENTICATED, NOT_FOUND
 from hub.api.problems import NotFound
 from hub.api.security import OperationsReader, QuarantineReader
 from hub.api.services import open_quarantine, recent_runs, systems_overview
@@ -15,7 +16,7 @@ from hub.records import jsonable
 from hub.store import bulk
 from hub.store.tables import SyncRun
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=AUTHENTICATED)
 
 
 @router.get("/systems", tags=["operations"],
@@ -30,7 +31,8 @@ def runs(conn: ConnDep, caller: OperationsReader,
     return recent_runs(conn, limit)
 
 
-@router.get("/runs/{run_id}", tags=["operations"], summary="One sync run with its counts")
+@router.get("/runs/{run_id}", tags=["operations"], summary="One sync run with its counts",
+            responses=NOT_FOUND)
 def run(run_id: Annotated[int, Path(ge=1, le=2**53)], conn: ConnDep,
         caller: OperationsReader) -> dict[str, Any]:
     t = bulk.table_of(SyncRun)

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query
 from sqlalchemy import update
 
 from hub.api.deps import HubDep
+from hub.api.openapi import AUTHENTICATED
 from hub.api.security import OperationsReader, OutboxManager
 from hub.records import jsonable
 from hub.store import bulk, outbox
 from hub.store.tables import Outbox
 
-router = APIRouter(prefix="/api/v1", tags=["operations"])
+router = APIRouter(prefix="/api/v1", tags=["operations"], responses=AUTHENTICATED)
 Name = Annotated[str | None, Query(max_length=100)]
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from hub.api.deps import ConnDep, HubDep, disclosure
 from hub.api.disclosure import business_values
+from hub.api.openapi import AUTHENTICATED, problems
 from hub.api.problems import ApiProblem, NotFound
 from hub.api.security import PolicySimulator
 from hub.api.writes import load
@@ -20,7 +21,8 @@ from hub.context import Hub
 from hub.records import jsonable
 from policies.gate import Destination
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=AUTHENTICATED)
+_AMBIGUOUS = "The system has several outbound streams of this entity: name one (system.stream)"
 
 
 def resolve(hub: Hub, name: str, entity: str) -> tuple[Destination, list[str] | None]:
@@ -51,7 +53,8 @@ def resolve(hub: Hub, name: str, entity: str) -> tuple[Destination, list[str] | 
 
 
 @router.get("/policy/simulate", tags=["policy"],
-            summary="What a destination would receive of one golden record, field by field")
+            summary="What a destination would receive of one golden record, field by field",
+            responses=problems((400, _AMBIGUOUS), (404, "No such record, system, stream or role")))
 def simulate(
     request: Request, caller: PolicySimulator, hub: HubDep, conn: ConnDep,
     system: Annotated[str, Query(max_length=200,

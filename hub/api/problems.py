@@ -7,12 +7,14 @@ Under /scim/ the same errors are rendered as SCIM errors (RFC 7644 §3.12).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from html import escape
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.errors import HubError
@@ -20,6 +22,7 @@ from hub.errors import HubError
 PROBLEM = "application/problem+json"
 SCIM_JSON = "application/scim+json"
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 log = logging.getLogger(__name__)
 
 
@@ -67,6 +70,10 @@ class PreconditionRequired(ApiProblem):
     status, title = 428, "Precondition Required"
 
 
+class Unavailable(ApiProblem):
+    status, title = 503, "Service Unavailable"
+
+
 def problem(status: int, title: str, detail: str | None = None, **extra: object
             ) -> JSONResponse:
     body: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
@@ -102,12 +109,45 @@ def _render(request: Request, status: int, title: str, detail: str | None,
             scim_type: str | None = None, headers: dict[str, str] | None = None,
             **extra: object) -> Response:
     if request.url.path.startswith("/ui/"):
-        return _page(status, title, detail)
+        page = _page(status, title, detail)
+        if status != 401:  # that one is a redirect to the login page, not a challenge
+            page.headers.update(headers or {})
+        return page
     if _is_scim(request):
         return scim_error(status, detail or title, scim_type, headers)
     response = problem(status, title, detail, **extra)
     response.headers.update(headers or {})
     return response
+
+
+def _allowed(request: Request) -> str:
+    """The methods of the resource at this path. Starlette's 405 names only those of the
+    first route matching the path; RFC 9110 §10.2.1 wants all of them. Where a fixed path
+    and a template both match (``/Users/.search``, ``/Users/{user_id}``), the resource is
+    the fixed one: the fewest path parameters."""
+    params: dict[str, int] = {}  # method -> path parameters of the route it reaches
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        for route, path in _routes(request.app.router.routes, request.scope["path"]):
+            match, child = route.matches({**scope, "path": path})
+            if match is Match.FULL:
+                params[method] = len(child.get("path_params", {}))
+                break
+    fewest = min(params.values(), default=0)
+    return ", ".join(m for m, n in params.items() if n == fewest)
+
+
+def _routes(routes: list[BaseRoute], path: str) -> Iterator[tuple[BaseRoute, str]]:
+    """Routes in dispatch order, each with the path it sees. FastAPI (>= 0.16x) keeps an
+    included router whole; its own ``matches`` does not tell which route matched."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is None:
+            yield route, path
+            continue
+        prefix = getattr(getattr(route, "include_context", None), "prefix", "") or ""
+        if path.startswith(prefix):
+            yield from _routes(inner.routes, path[len(prefix):])
 
 
 def install(app: FastAPI) -> None:
@@ -117,11 +157,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
-        return _render(request, exc.status_code, str(exc.detail), None,
-                       headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(request)
+        return _render(request, exc.status_code, str(exc.detail), None, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if any(e["type"] == "missing" and tuple(e["loc"]) == ("header", "if-match")
+               for e in exc.errors()):
+            # RFC 6585: a required precondition left out is 428, not a validation error.
+            return _render(request, 428, PreconditionRequired.title,
+                           "send If-Match with the record's ETag")
         # Report where and what, not the input (pydantic's "input" key echoes values).
         errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         if request.url.path.startswith("/ui/"):

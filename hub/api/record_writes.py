@@ -3,7 +3,8 @@
 Updates need ``If-Match`` with the ETag of the version they were based on (428 without,
 412 when someone else changed the record first). A caller writes only fields its role sees
 in clear: writing a field one cannot read would reveal its value by whether the version
-changes.
+changes. A create or a replacement is a whole record: it must name whom it is about
+(``payloads.record_model``), or it gets a 422 and nothing is written.
 """
 
 
@@ -15,14 +16,20 @@ from fastapi.responses import JSONResponse, Response
 from hub.api import payloads, writes
 from hub.api.deps import disclosure, etag, json_response
 from hub.api.disclosure import Disclosure
+from hub.api.openapi import AUTHENTICATED, ETAG, NOT_FOUND, headers, problems
 from hub.api.problems import Forbidden, PreconditionFailed, PreconditionRequired
 from hub.api.security import RecordsWriter
 from hub.config import Deployment
 
 IdPath = Annotated[str, Path(max_length=32, description="Golden record id, e.g. C-1001")]
-IfMatch = Annotated[str | None, Header(max_length=40,
-                                       description='ETag of the version you based this on, '
-                                                   'e.g. "3"')]
+# An entity tag (RFC 9110 §8.8.3) as this API issues them ("3"; W/"3" from SCIM), or *.
+ETAG_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}")$'
+# Required, but a missing one is answered 428, not 422 (hub/api/problems.py).
+IfMatch = Annotated[str, Header(max_length=40, pattern=ETAG_PATTERN,
+                                description='ETag of the version you based this on, '
+                                            'e.g. "3"')]
+_UNIQUE = problems((409, "Another record already has this unique value (e.g. the email)"))
+_PRECONDITIONS = problems(412, 428)
 
 
 def parse_if_match(value: str | None, *, required: bool) -> int | None:
@@ -57,7 +64,7 @@ def _respond(view: Disclosure, entity: str, row: dict[str, Any], status: int = 2
 
 def build_router(deployment: Deployment) -> APIRouter:
     """Write routes with request bodies typed from this deployment's fields."""
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", responses=AUTHENTICATED)
     for entity in ("customer", "employee"):
         _register(router, deployment, entity)
     return router
@@ -68,14 +75,17 @@ def _register(router: APIRouter, deployment: Deployment, entity: str) -> None:
     specs = deployment.fields[entity]
     Values: Any = payloads.values_model(entity, specs)
     ValuesBody = Annotated[Values, Body()]
+    Record: Any = payloads.record_model(entity, specs)
+    RecordBody = Annotated[Record, Body()]
 
     def _source(caller: Any) -> writes.WriteSource:
         return writes.WriteSource("api", caller)
 
     @router.post(f"/{plural}", tags=[plural], status_code=201,
                  summary=f"Create a golden {entity}",
-                 responses={409: {"description": "A unique field's value is taken"}})
-    def create(body: ValuesBody, request: Request, caller: RecordsWriter) -> JSONResponse:
+                 responses={201: headers(ETag=ETAG, Location="The new record's URL"),
+                            **_UNIQUE})
+    def create(body: RecordBody, request: Request, caller: RecordsWriter) -> JSONResponse:
         given = body.model_dump(exclude_none=True)
         view = disclosure(request, caller)
         _writable(view, entity, list(given))
@@ -87,10 +97,10 @@ def _register(router: APIRouter, deployment: Deployment, entity: str) -> None:
                 summary=f"Replace the visible fields of a golden {entity}",
                 description="Fields you may see and leave out are cleared; fields your role "
                             "cannot see are left as they are.",
-                responses={412: {"description": "Stale If-Match"},
-                           428: {"description": "If-Match missing"}})
-    def replace(golden_id: IdPath, body: ValuesBody, request: Request,
-                caller: RecordsWriter, if_match: IfMatch = None) -> JSONResponse:
+                responses={200: headers(ETag=ETAG), **NOT_FOUND, **_UNIQUE,
+                           **_PRECONDITIONS})
+    def replace(golden_id: IdPath, body: RecordBody, request: Request,
+                caller: RecordsWriter, if_match: IfMatch) -> JSONResponse:
         version = parse_if_match(if_match, required=True)
         view = disclosure(request, caller)
         given = body.model_dump(exclude_none=True)
@@ -104,10 +114,10 @@ def _register(router: APIRouter, deployment: Deployment, entity: str) -> None:
     @router.patch(f"/{plural}/{{golden_id}}", tags=[plural],
                   summary=f"Change some fields of a golden {entity}",
                   description="JSON merge patch (RFC 7396): fields set to null are cleared.",
-                  responses={412: {"description": "Stale If-Match"},
-                             428: {"description": "If-Match missing"}})
+                  responses={200: headers(ETag=ETAG), **NOT_FOUND, **_UNIQUE,
+                             **_PRECONDITIONS})
     def patch(golden_id: IdPath, body: ValuesBody, request: Request, caller: RecordsWriter,
-              if_match: IfMatch = None) -> JSONResponse:
+              if_match: IfMatch) -> JSONResponse:
         version = parse_if_match(if_match, required=True)
         view = disclosure(request, caller)
         sent = body.model_dump(exclude_unset=True)
@@ -124,10 +134,9 @@ def _register(router: APIRouter, deployment: Deployment, entity: str) -> None:
                    description="The record and its cross-references go, its restricted "
                                "values are crypto-shredded, and every target that received "
                                "it deletes, deactivates or keeps it (its `on_golden_delete`).",
-                   responses={412: {"description": "Stale If-Match"},
-                              428: {"description": "If-Match missing"}})
+                   responses={**NOT_FOUND, **_PRECONDITIONS})
     def remove(golden_id: IdPath, request: Request, caller: RecordsWriter,
-               if_match: IfMatch = None) -> Response:
+               if_match: IfMatch) -> Response:
         version = parse_if_match(if_match, required=True)
         writes.remove(request.app.state.hub, entity, golden_id, expected_version=version,
                       source=_source(caller))

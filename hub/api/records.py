@@ -3,15 +3,15 @@ provenance. Every value passes the privacy gate for the caller's role."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import or_, select
 
-from hub.api.deps import ConnDep, HubDep, aware, disclosure, etag, json_response
+from hub.api.deps import ConnDep, HubDep, Instant, aware, disclosure, etag, json_response
 from hub.api.disclosure import Disclosure
+from hub.api.openapi import AUTHENTICATED, ETAG, NOT_FOUND, headers
 from hub.api.problems import Forbidden, NotFound
 from hub.api.security import RecordsReader
 from hub.api.services import EMAIL_FIELD, NAME_FIELDS
@@ -21,7 +21,7 @@ from hub.records import jsonable
 from hub.store import bulk, goldens
 from hub.store.tables import Xref
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=AUTHENTICATED)
 IdPath = Annotated[str, Path(max_length=32, description="Golden record id, e.g. C-1001")]
 
 
@@ -49,8 +49,8 @@ def _register(entity: str) -> None:
         name: Annotated[str | None, Query(max_length=200,
                                           description="Part of a first, last or "
                                                       "organisation name")] = None,
-        updated_since: Annotated[dt.datetime | None,
-                                 Query(description="Changed at or after (ISO 8601)")] = None,
+        updated_since: Annotated[Instant | None,
+                                 Query(description="Changed at or after (RFC 3339)")] = None,
     ) -> JSONResponse:
         view = disclosure(request, caller)
         stmt = select(table).order_by(table.c.id).limit(limit)
@@ -72,7 +72,8 @@ def _register(entity: str) -> None:
                               "next": rows[-1]["id"] if len(rows) == limit else None})
 
     @router.get(f"/{plural}/{{golden_id}}", tags=[plural], summary=f"One golden {entity}",
-                description="The `ETag` header carries the version, for `If-Match` on updates.")
+                description="The `ETag` header carries the version, for `If-Match` on updates.",
+                responses={200: headers(ETag=ETAG), **NOT_FOUND})
     def get_record(golden_id: IdPath, request: Request, caller: RecordsReader,
                    hub: HubDep) -> JSONResponse:
         with hub.engine.connect() as conn:
@@ -81,7 +82,8 @@ def _register(entity: str) -> None:
                              headers={"ETag": etag(row["version"])})
 
     @router.get(f"/{plural}/{{golden_id}}/provenance", tags=[plural],
-                summary=f"Which system supplied each visible field of a golden {entity}")
+                summary=f"Which system supplied each visible field of a golden {entity}",
+                responses=NOT_FOUND)
     def provenance(golden_id: IdPath, request: Request, caller: RecordsReader,
                    hub: HubDep, conn: ConnDep) -> dict[str, Any]:
         row = load(conn, hub.sealer, entity, golden_id)
@@ -89,7 +91,7 @@ def _register(entity: str) -> None:
         return {"id": golden_id, "version": row["version"], "fields": public["provenance"]}
 
     @router.get(f"/{plural}/{{golden_id}}/history", tags=[plural],
-                summary=f"Every version of a golden {entity}")
+                summary=f"Every version of a golden {entity}", responses=NOT_FOUND)
     def history(golden_id: IdPath, request: Request, caller: RecordsReader, hub: HubDep,
                 conn: ConnDep) -> list[dict[str, Any]]:
         rows = goldens.read_history(conn, hub.sealer, entity, golden_id)
@@ -106,7 +108,8 @@ def _register(entity: str) -> None:
                  "data": jsonable(values)} for r, (values, _) in zip(rows, released)]
 
     @router.get(f"/{plural}/{{golden_id}}/xrefs", tags=[plural],
-                summary=f"Which record in which system is this {entity}")
+                summary=f"Which record in which system is this {entity}",
+                responses=NOT_FOUND)
     def xrefs(golden_id: IdPath, caller: RecordsReader, hub: HubDep,
               conn: ConnDep) -> list[dict[str, Any]]:
         load(conn, hub.sealer, entity, golden_id)

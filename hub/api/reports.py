@@ -3,21 +3,22 @@ records of processing (GDPR Art. 30). Counts and names, never values."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Query
 
-from hub.api.deps import HubDep, aware
+from hub.api.deps import HubDep, Instant, aware
+from hub.api.openapi import AUTHENTICATED
 from hub.api.security import ReportsReader
 from hub.api.services import transfers
 from hub.audit.reports import records_of_processing
 from hub.quality.report import quality
 from hub.records import jsonable
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
-When = Annotated[dt.datetime | None, Query()]
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"],
+                   responses=AUTHENTICATED)
+When = Annotated[Instant | None, Query()]
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

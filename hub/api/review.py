@@ -12,13 +12,16 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from hub.api.deps import HubDep
+from hub.api.openapi import AUTHENTICATED, problems
 from hub.api.security import Reviewer
 from hub.api.services import decide
 from hub.records import jsonable
 from hub.survivorship import review
 
-router = APIRouter(prefix="/api/v1", tags=["review"])
+router = APIRouter(prefix="/api/v1", tags=["review"], responses=AUTHENTICATED)
 PairPath = Annotated[int, Path(ge=1, le=2**53)]
+_UNDECIDABLE = ("The pair is decided already, or one of its records changed so that it "
+                "cannot be merged")
 
 
 class Decision(BaseModel):
@@ -36,7 +39,8 @@ def pairs(hub: HubDep, caller: Reviewer,
     return [jsonable(r) for r in rows]
 
 
-@router.post("/review/{pair_id}", summary="Merge a pair, or keep the two records apart")
+@router.post("/review/{pair_id}", summary="Merge a pair, or keep the two records apart",
+             responses=problems((404, "No such review pair"), (409, _UNDECIDABLE)))
 def decide_pair(pair_id: PairPath, body: Decision, hub: HubDep,
                 caller: Reviewer) -> dict[str, Any]:
     return decide(hub, pair_id, body.decision, caller)

@@ -27,6 +27,7 @@ from hub.store import bulk
 from hub.store.matching_tables import ReviewPair
 from hub.store.tables import Quarantine, SyncRun
 from hub.survivorship import review
+from hub.survivorship.merging import MergeError
 
 # Which canonical fields the record searches look at, per entity.
 EMAIL_FIELD = {"customer": "email", "employee": "work_email"}
@@ -123,7 +124,8 @@ def actor(caller: Caller) -> str:
 
 
 def decide(hub: Any, pair_id: int, decision: str, caller: Caller) -> dict[str, Any]:
-    """Apply a decision to an open pair; 404 for an unknown pair, 409 for a decided one."""
+    """Apply a decision to an open pair; 404 for an unknown pair, 409 for a decided one
+    or one that can no longer be merged."""
     t = bulk.table_of(ReviewPair)
     with hub.engine.connect() as conn:
         status = conn.execute(select(t.c.status).where(t.c.id == pair_id)).scalar()
@@ -131,4 +133,7 @@ def decide(hub: Any, pair_id: int, decision: str, caller: Caller) -> dict[str, A
         raise NotFound(f"review pair {pair_id}")
     if status != "open":
         raise Conflict(f"review pair {pair_id} is {status} already")
-    return review.decide(hub, pair_id, decision, actor=actor(caller))
+    try:
+        return review.decide(hub, pair_id, decision, actor=actor(caller))
+    except MergeError as exc:  # decided meanwhile, or a record of the pair is gone
+        raise Conflict(str(exc)) from None

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, delete
 from sqlalchemy.exc import OperationalError
 
+from hub.api.payloads import InvalidValue
 from hub.api.problems import Conflict, NotFound, PreconditionFailed
 from hub.audit.record import AuditLog
 from hub.auth.tokens import Caller
@@ -98,7 +99,10 @@ def _retrying(write: Callable[[], T]) -> T:
 
 def create(hub: Hub, entity: str, values: dict[str, Any], source: WriteSource, *,
            unique: Collection[str] = ()) -> dict[str, Any]:
-    """A new golden record from ``values``; 409 when a unique field is taken."""
+    """A new golden record from ``values``; 409 when a unique field is taken, 422 when
+    there is no value at all (callers check for identifying ones first)."""
+    if all(v is None for v in values.values()):
+        raise InvalidValue("a new record needs at least one value")
     return _retrying(lambda: _create(hub, entity, values, source, unique))
 
 

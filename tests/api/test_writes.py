@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
+from hub.api import writes
+from hub.api.payloads import InvalidValue
+from hub.auth import tokens
 from hub.auth.roles import Role
 from hub.store import goldens
 from tests.api.kit import Served
@@ -105,3 +110,50 @@ def test_concurrent_updates_with_the_same_etag_let_exactly_one_win(fresh: Served
         outcomes = sorted(pool.map(attempt, ["A-Stadt", "B-Stadt", "C-Stadt", "D-Stadt"]))
     assert outcomes.count(200) == 1 and outcomes.count(412) == 3
     assert _stored(fresh, "customer", "C-1001")["version"] == 2
+
+
+def _counts(fresh: Served) -> list[int]:
+    """Rows a write would add: golden customers, history, audit entries, outbox."""
+    with fresh.hub.engine.connect() as conn:
+        return [conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
+                for table in ("golden_customer", "record_history", "audit_entry", "outbox")]
+
+
+def test_a_record_that_names_no_one_is_refused_and_nothing_is_written(fresh: Served) -> None:
+    auth = fresh.auth(Role.STEWARD)
+    before = _counts(fresh)
+    for body in ({}, {"city": "Kiel", "marketing_consent": True},
+                 {"first_name": " \t ", "email": None, "last_name": "\u3000"}):
+        refused = fresh.client.post("/api/v1/customers", headers=auth, json=body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+        error = refused.json()["errors"][0]
+        assert error["loc"] == ["body"] and "email" in error["msg"], error
+    replaced = fresh.client.put("/api/v1/customers/C-1001", json={"city": "Kiel"},
+                                headers=fresh.auth(Role.STEWARD, **{"If-Match": '"1"'}))
+    assert replaced.status_code == 422  # a replacement is a whole record too
+    assert _counts(fresh) == before
+    assert _stored(fresh, "customer", "C-1001")["version"] == 1
+    named = fresh.client.post("/api/v1/customers", headers=auth, json={"last_name": "Ode"})
+    assert named.status_code == 201, named.text
+
+
+def test_if_match_must_be_an_etag(fresh: Served) -> None:
+    for value in ("1", "version 1", '"1", "2"', '"abc"'):
+        refused = fresh.client.patch("/api/v1/customers/C-1001", json={"city": "Kiel"},
+                                     headers=fresh.auth(Role.STEWARD, **{"If-Match": value}))
+        assert refused.status_code == 422, value
+        assert refused.json()["errors"][0]["loc"] == ["header", "if-match"]
+    assert _stored(fresh, "customer", "C-1001")["version"] == 1
+    anyway = fresh.client.patch("/api/v1/customers/C-1001", json={"city": "Kiel"},
+                                headers=fresh.auth(Role.STEWARD, **{"If-Match": "*"}))
+    assert anyway.status_code == 200 and anyway.headers["etag"] == '"2"'
+
+
+def test_the_write_path_itself_refuses_a_record_without_values(fresh: Served) -> None:
+    caller = tokens.authenticate(fresh.hub.engine, fresh.tokens[Role.SYSTEM])
+    assert caller is not None
+    before = _counts(fresh)
+    with pytest.raises(InvalidValue):
+        writes.create(fresh.hub, "customer", {"city": None}, writes.WriteSource("scim", caller))
+    assert _counts(fresh) == before
