@@ -140,6 +140,7 @@ class InboundSync:
         items, problems = self._prepare(batch)
         self.counts.read += len(batch.records) + len(batch.problems)
         self.counts.failed += len(problems)
+        self.mm.keyless_refusals += sum(1 for p, _ in problems if not p.source_key)
         now = _utcnow()
         before = dataclasses.replace(self.counts, situations=dict(self.counts.situations))
         with self.engine.begin() as conn:

@@ -9,6 +9,7 @@ been read completely.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,8 @@ from hub.store.tables import StreamState, Xref
 from hub.survivorship.rules import Survivorship
 from hub.sync.counts import StreamCounts
 from hub.sync.echo import EchoCheck
+
+log = logging.getLogger(__name__)
 
 SITUATIONS = ("linked", "unlinked", "unmatched", "disputed", "deleted")
 
@@ -53,6 +56,9 @@ class MatchMerge:
                 c in stream.config.resource for c in "*?[")
         self.snapshot = self.policy.detect and full and len(same) == 1
         self.read_any = False  # an unchanged source may return no batch at all
+        #: Records this read refused without a key that could be read: any record missing
+        #: from the snapshot may be one of them, so no delete is inferred from it.
+        self.keyless_refusals = 0
         specs = deployment.fields[entity]
         self.unrestricted = [f for f in fields if not specs[f].restricted]
         self.types = {f: specs[f].type for f in fields}
@@ -156,6 +162,13 @@ class MatchMerge:
                 select(t.c.source_key, t.c.golden_id).where(
                     *scope, (t.c.seen_run.is_(None)) | (t.c.seen_run != self.run_id)))]
             if not gone:
+                return
+            if self.keyless_refusals:
+                self.counts.held_deletes = len(gone)
+                log.warning("%s.%s: %d record(s) missing from this read were not deleted: %d "
+                            "refused record(s) had no key that could be read and may be "
+                            "them (see the quarantine)", self.system, self.stream, len(gone),
+                            self.keyless_refusals)
                 return
             limit = self.policy.max_delete_percent
             if self.baseline and limit is not None and len(gone) > self.baseline * limit / 100:
