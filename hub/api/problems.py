@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.errors import HubError
+from hub.store.health import cause_of, is_store_failure, store_unavailable
 
 PROBLEM = "application/problem+json"
 SCIM_JSON = "application/scim+json"
@@ -210,6 +211,14 @@ class _CatchAll:
             await self.app(scope, receive, _send)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             request = Request(scope)
+            if is_store_failure(exc):  # down, read-only or full: try again later
+                log.error("%s %s: %s", request.method, request.url.path,
+                          store_unavailable(exc))  # type: ignore[arg-type]
+                if not started:  # the client learns the cause, not the store's address
+                    await _render(request, 503, "Service Unavailable",
+                                  f"the master store cannot be used: {cause_of(exc)}",
+                                  headers={"Retry-After": "30"})(scope, receive, send)
+                return
             log.error("internal error on %s %s: %s", request.method, request.url.path,
                       type(exc).__name__)
             if not started:

@@ -46,12 +46,17 @@ def is_store_failure(exc: BaseException) -> bool:
     return isinstance(exc, InternalError) and "read-only" in _first_line(exc)
 
 
+def cause_of(exc: BaseException) -> str:
+    """What is wrong with the store, in a few plain words ("it is read-only")."""
+    lower = _first_line(exc).lower()
+    return next((meaning for words, meaning in _CAUSES if any(w in lower for w in words)),
+                "it failed")
+
+
 def store_unavailable(exc: DBAPIError, url: str | None = None) -> StoreError:
     """One line: which store, what is wrong with it, and what the driver said."""
     said = _first_line(exc)
-    lower = said.lower()
-    cause = next((meaning for words, meaning in _CAUSES if any(w in lower for w in words)),
-                 "it failed")
+    cause = cause_of(exc)
     where = f" ({safe_url(url)})" if url else ""
     return StoreError(f"the master store{where} cannot be used: {cause} [{said}]")
 

@@ -113,3 +113,21 @@ def test_date_time_filters_take_rfc3339_as_documented(served: Served) -> None:
                                     headers=served.auth(Role.AUDITOR))
         assert refused.status_code == 422, bad
         assert refused.json()["errors"][0]["loc"] == ["query", "since"]
+
+
+def test_every_route_says_503_when_the_store_goes_away(tmp_path: Any) -> None:
+    """A store that is down (or read-only, or full) is the server's trouble for a while,
+    not a bug: 503 with Retry-After and the cause, never its address or a traceback."""
+    served = serve(demo_hub(tmp_path / "hub", customers=10, employees=2))
+    headers = served.auth(Role.ADMIN)
+    assert served.client.get("/api/v1/customers", headers=headers).status_code == 200
+    served.hub.engine.dispose()
+    served.hub.engine = make_engine("postgresql://postgres@127.0.0.1:1/none")  # nothing there
+    for path in ("/api/v1/customers", "/api/v1/runs", "/scim/v2/Users"):
+        down = served.client.get(path, headers=headers)
+        assert down.status_code == 503, path
+        assert down.headers["retry-after"] == "30"
+        body = down.json()
+        assert "master store cannot be used: it is unreachable" in body["detail"], path
+        assert "127.0.0.1" not in down.text and "Traceback" not in down.text
+    served.hub.engine.dispose()
