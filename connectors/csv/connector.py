@@ -35,6 +35,7 @@ from connectors.files.text import (
     cut_off,
     cut_off_reason,
     encode_problem,
+    first_raw_byte,
     text_lines,
 )
 from hub.errors import FatalConnectorError, RecordProblem
@@ -109,14 +110,19 @@ class CsvConnector(FileConnector):
             yield EarlyEnd(f"{resource}: {'; '.join(early)}")
 
     def _known_key(self, row: Row, columns: list[str]) -> str | None:
-        """The key of a refused record, as the hub writes it, when every key column came
-        before the stray quote: so the hub knows which record failed (and does not take
-        it for deleted from a full snapshot)."""
-        head = row.refused.head if row.refused is not None else ()
+        """The key of a refused record, as the hub writes it, so the hub knows which record
+        failed and does not take it for deleted from a full snapshot: for a stray quote,
+        when every key column came before it; for a row with the wrong number of columns
+        or an undecodable byte, the values at the key's columns (a column too many or too
+        few is almost always after the key, which usually comes first)."""
+        head = row.refused.head if row.refused is not None else row.fields
         at = [columns.index(k) if k in columns else len(head) for k in self._key]
         if not at or max(at) >= len(head) or any(not head[i].strip() for i in at):
             return None
-        return "|".join(head[i].strip() for i in at)
+        values = [head[i].strip() for i in at]
+        if any(first_raw_byte(v) is not None for v in values):
+            return None  # the key itself is what could not be decoded
+        return "|".join(values)
 
     # -- write and delete ---------------------------------------------------------------
 

@@ -161,12 +161,21 @@ def test_complete_files_with_rows_really_removed_still_retire_them(folder: Path)
 
 
 def test_a_row_refused_without_a_readable_key_holds_the_deletes(folder: Path) -> None:
-    """A row the reader refuses whole (one column too many) names no key: the record it
-    carries is missing from the snapshot, but it was not deleted in the source."""
+    """A row the reader refuses whole names its key when it can (one column too many after
+    the key): that record is not taken for deleted. When the key cannot be read (a
+    delimiter shifted it, so its column is empty), the record it carries is missing from
+    the snapshot, but it was not deleted in the source: no delete is inferred at all."""
     hub = _synced(folder)
     path = folder / "data" / "crm.csv"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("Nachname3,", "Nachname3,extra,", 1), encoding="utf-8",
+                    newline="")
+    result = run_sync(hub.deployment, hub.engine, systems=["crm"])
+    crm = next(s for s in result.streams if s.system == "crm")
+    assert crm.failed == 1 and crm.held_deletes == 0 and crm.deleted == 0
+    _nothing_retired_or_deleted(hub)
+
+    path.write_text(text.replace("\n3,Vorname3,", "\n,3,Vorname3,", 1), encoding="utf-8",
                     newline="")
     result = run_sync(hub.deployment, hub.engine, systems=["crm"])
     crm = next(s for s in result.streams if s.system == "crm")
