@@ -76,7 +76,8 @@ def test_connectors_lists_the_bundled_ones_with_capabilities() -> None:
     assert result.exit_code == 0
     kinds = {c["kind"]: c["capabilities"] for c in json.loads(result.stdout)["connectors"]}
     assert {"csv", "sql", "xml"} <= set(kinds)
-    assert "write" in kinds["sql"] and "write" not in kinds["xml"]
+    assert "write" in kinds["sql"] and "incremental" in kinds["sql"]
+    assert "incremental" not in kinds["csv"]  # a file is read whole
 
 
 def test_status_json(starter: Path) -> None:

@@ -14,21 +14,56 @@ from hub.cli.main import COMMANDS, app, load_command
 
 HEAVY = ("sqlalchemy", "pandas", "numpy", "fastapi", "sqlmodel", "matplotlib", "alembic",
          "cryptography", "requests")
+#: Kontor's own heavy parts: what a command needs only once it runs.
+HEAVY_PARTS = ("hub.context", "hub.config", "hub.store", "hub.sync", "hub.golden",
+               "hub.audit", "hub.api")
+#: Commands whose modules another change is reworking; their lazy imports follow with it.
+#: (hub/cli/audit_cmd.py and hub/cli/quality_cmd.py; remove a name once its module is lazy.)
+PENDING: set[str] = set()
+
+
+def _modules_after(*argv: str) -> set[str]:
+    """Every module a fresh interpreter has imported after running ``kontor argv``."""
+    code = ("import sys\nfrom hub.cli.main import app\n"
+            f"try:\n    app({list(argv)!r})\nexcept SystemExit:\n    pass\n"
+            "print('\\n@@', ' '.join(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    return set(done.stdout.rsplit("\n@@", 1)[1].split())
 
 
 def _imported_by(*argv: str) -> set[str]:
     """Top-level packages a fresh interpreter has imported after running ``kontor argv``."""
-    code = ("import sys\nfrom hub.cli.main import app\n"
-            f"try:\n    app({list(argv)!r})\nexcept SystemExit:\n    pass\n"
-            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=True)
-    return set(done.stdout.split())
+    return {m.split(".")[0] for m in _modules_after(*argv)}
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    tops = {m.split(".")[0] for m in modules}
+    return sorted({h for h in HEAVY if h in tops} |
+                  {p for p in HEAVY_PARTS for m in modules if m == p or m.startswith(p + ".")})
 
 
 def test_help_imports_no_heavy_library() -> None:
     assert not _imported_by("--help") & set(HEAVY)
     assert not _imported_by("audit", "--help") & {"pandas", "fastapi", "matplotlib"}
+
+
+def test_every_commands_help_imports_no_heavy_library() -> None:
+    """`kontor CMD --help` (and a group's sub-command's) answers before any of the store,
+    the sync engine, the configuration models or their libraries is loaded."""
+    found = {}
+    for name in sorted(set(COMMANDS) - PENDING):
+        found[name] = _heavy(_modules_after(name, "--help"))
+    found["runs show"] = _heavy(_modules_after("runs", "show", "--help"))
+    found["quarantine list"] = _heavy(_modules_after("quarantine", "list", "--help"))
+    assert {name: heavy for name, heavy in found.items() if heavy} == {}
+
+
+def test_the_token_roles_offered_are_the_roles() -> None:
+    from hub.auth.roles import Role
+    from hub.cli.tokens_cmd import RoleName
+
+    assert [r.value for r in RoleName] == [r.value for r in Role]
 
 
 def test_the_table_matches_every_command() -> None:

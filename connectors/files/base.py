@@ -14,11 +14,11 @@ from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import field_validator
 
-from connectors.base import Connector, ConnectorSettings, ReadBatch, StreamSpec
+from connectors.base import Connector, ConnectorSettings, ReadBatch, ReadSize, StreamSpec
 from connectors.files import dropfolder as folder
 from connectors.files.batches import BatchBuilder, HashingReader, file_hash
 from connectors.files.keyindex import FileMemory
@@ -134,6 +134,19 @@ class FileSettings(ConnectorSettings):
         return value.lower()
 
 
+class _CountingReader(HashingReader):
+    """A hashing reader that also counts the bytes read, for ``read_progress``."""
+
+    def __init__(self, raw: BinaryIO, connector: FileConnector):
+        super().__init__(raw)
+        self._connector = connector
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        self._connector._bytes_read += len(data)
+        return data
+
+
 class FileConnector(Connector):
     """Base for connectors whose streams are files in one directory (``settings.directory``)."""
 
@@ -143,6 +156,7 @@ class FileConnector(Connector):
         super().__init__(settings, system=system, base_dir=base_dir)
         # What each written file holds, so a batch of new keys can just be appended.
         self._memory: dict[Path, FileMemory | None] = {}
+        self._bytes_read = 0  # by the read in progress, over all its files
 
     @property
     def directory(self) -> Path:
@@ -198,8 +212,26 @@ class FileConnector(Connector):
             found.append(entry)
         return found
 
+    def estimate(self, stream: StreamSpec, *, since: Any = None) -> ReadSize | None:
+        """The bytes a read goes through: the file's size, or the sum of a drop folder's.
+
+        A file unchanged since ``since`` is not read at all; finding that out costs a hash
+        of the file, so the estimate leaves it to the read (the bar then ends early)."""
+        try:
+            if folder.is_pattern(stream.resource):
+                files = folder.matching_files(self.system, self.directory, stream.resource)
+            else:
+                files = [self._path(stream.resource)]
+            return ReadSize(sum(f.stat().st_size for f in files), unit="bytes")
+        except (OSError, FatalConnectorError):
+            return None  # the read says what is wrong
+
+    def read_progress(self, stream: StreamSpec) -> int | None:
+        return self._bytes_read
+
     def read(self, stream: StreamSpec, *, since: Any = None, batch_size: int = 5000
              ) -> Iterator[ReadBatch]:
+        self._bytes_read = 0
         if folder.is_pattern(stream.resource):
             yield from self._read_folder(stream.resource, since, batch_size)
             return
@@ -219,7 +251,7 @@ class FileConnector(Connector):
         whole file: the same broken file is not read again; a new one is.
         """
         with open(path, "rb") as fh:
-            source = HashingReader(fh)
+            source = _CountingReader(fh, self)
             for item in self._parse(source, path, resource):
                 if isinstance(item, EarlyEnd):
                     batches.incomplete = (item.reason if batches.incomplete is None

@@ -19,16 +19,18 @@ from connectors.base import (
     Capability,
     ConnectorSettings,
     ReadBatch,
+    ReadSize,
     Record,
     SourceRecord,
     StreamSpec,
     WriteResult,
 )
+from connectors.sql import estimate as sql_estimate
 from connectors.sql import write as sql_write
 from connectors.sql.cursor import batch_with_cursor, from_json
 from connectors.sql.plumbing import SqlPlumbing
 from connectors.sql.settings import SqlSettings
-from hub.errors import FatalConnectorError, RecordProblem
+from hub.errors import ConnectorError, FatalConnectorError, RecordProblem
 
 
 class SqlConnector(SqlPlumbing):
@@ -87,6 +89,20 @@ class SqlConnector(SqlPlumbing):
                 batch.append(SourceRecord(data=data, location=f"{name}:row {number}"))
             if batch:
                 yield batch_with_cursor(batch, stream.cursor_field, next_value=None)
+
+    def estimate(self, stream: StreamSpec, *, since: Any = None) -> ReadSize | None:
+        """The rows the read returns: counted, or for a full read of a big table the
+        database's statistics (PostgreSQL, MySQL/MariaDB), which cost nothing."""
+        try:
+            with self._connect(f"counting table {stream.resource!r}") as conn:
+                table = self._table(conn, stream.resource)
+                if since is None:
+                    guess = sql_estimate.statistics(conn, table)
+                    if guess is not None and guess > sql_estimate.COUNT_LIMIT:
+                        return ReadSize(guess, exact=False)
+                return ReadSize(sql_estimate.count(conn, self._query(table, stream, since)))
+        except ConnectorError:
+            return None  # the read says what is wrong
 
     def _query(self, table: sa.Table, stream: StreamSpec, since: Any) -> Any:
         keys = [table.c[k] for k in stream.key]

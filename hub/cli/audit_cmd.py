@@ -6,16 +6,14 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from sqlalchemy import select
 
-from hub.audit import export, query, signing, verify
-from hub.audit.tables import AuditCheckpoint
 from hub.cli.output import console, err_console, fail, open_hub_or_fail, print_json
-from hub.store import bulk
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 app = typer.Typer(help="The audit trail: verify, checkpoints, trace, search, export.",
                   no_args_is_help=True)
@@ -43,6 +41,8 @@ def verify_cmd(
     Exit codes: 0 intact; 1 tampered (an entry or checkpoint changed, deleted, inserted or
     reordered, a truncated trail, a bad signature), or the check could not run; 3 intact,
     but more entries past the last checkpoint than audit_unsigned_tail allows."""
+    from hub.audit import signing, verify
+
     hub = open_hub_or_fail(ctx)
     keys = signing.load_public_keys(public_key) if public_key else \
         signing.public_keys(hub.deployment.keyring())
@@ -66,6 +66,8 @@ def verify_cmd(
 @app.command("checkpoint")
 def checkpoint_cmd(ctx: typer.Context) -> None:
     """Sign the trail's current tip now (also when nothing happened: gaps then show)."""
+    from hub.audit import signing
+
     hub = open_hub_or_fail(ctx)
     with hub.engine.begin() as conn:
         row = signing.checkpoint(conn, hub.deployment.keyring())
@@ -82,6 +84,12 @@ def export_checkpoints_cmd(
         help="Also write the public keys here, for offline verification.")] = None,
 ) -> None:
     """Copy the signed checkpoints (and public keys) somewhere the database is not."""
+    from sqlalchemy import select
+
+    from hub.audit import signing
+    from hub.audit.tables import AuditCheckpoint
+    from hub.store import bulk
+
     hub = open_hub_or_fail(ctx)
     t = bulk.table_of(AuditCheckpoint)
     with hub.engine.connect() as conn:
@@ -115,12 +123,22 @@ def trace_cmd(
     if bool(customer) == bool(employee):
         fail("give exactly one of --customer or --employee")
     entity, golden_id = ("customer", customer) if customer else ("employee", employee)
+    from rich.table import Table
+
+    from hub.audit import query
+
     hub = open_hub_or_fail(ctx)
     with hub.engine.connect() as conn:
         rows = query.trace(conn, entity, str(golden_id))
+        known = bool(rows) or _known(conn, entity, str(golden_id))
     hub.close()
+    if not known:  # a typo must not look like a person whose data went nowhere
+        fail(f"no such person: {entity} {golden_id} (no golden record, no trail entry)")
     if as_json:
         print_json(rows)
+        return
+    if not rows:
+        console.print(f"{golden_id}: no transfers recorded yet", highlight=False)
         return
     table = Table(title=f"Trace of {golden_id}")
     for col in ("when", "what", "from → to", "outcome", "policy", "fields (form)"):
@@ -129,6 +147,20 @@ def trace_cmd(
         table.add_row(f"{r['at']:%Y-%m-%d %H:%M}", r["kind"], f"{r['source']} → {r['destination']}",
                       r["outcome"], r["policy_version"] or "", _fields_text(r["fields"]))
     console.print(table)
+
+
+def _known(conn: Connection, entity: str, golden_id: str) -> bool:
+    """The golden record exists, or once did (its history, e.g. merged away)."""
+    from sqlalchemy import select
+
+    from hub.canonical import MODELS
+    from hub.store import bulk
+    from hub.store.tables import RecordHistory
+
+    t, h = bulk.table_of(MODELS[entity]), bulk.table_of(RecordHistory)
+    return conn.execute(select(t.c.id).where(t.c.id == golden_id)).first() is not None or \
+        conn.execute(select(h.c.golden_id).where(
+            h.c.entity == entity, h.c.golden_id == golden_id).limit(1)).first() is not None
 
 
 def _parse_time(value: str | None) -> dt.datetime | None:
@@ -157,6 +189,10 @@ def search_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Find entries by system, category, action, rule and time range."""
+    from rich.table import Table
+
+    from hub.audit import export, query
+
     q = query.Search(system, category, action, rule, kind, _parse_time(since),
                      _parse_time(until), limit)
     hub = open_hub_or_fail(ctx)
@@ -206,7 +242,7 @@ def ropa_cmd(
     out: Annotated[Path, typer.Argument(help="File to write: .html, .csv or .json.")],
 ) -> None:
     """Records of processing (GDPR Art. 30) from the configuration and the trail."""
-    from hub.audit import reports
+    from hub.audit import export, reports
 
     hub = open_hub_or_fail(ctx)
     frame = reports.records_of_processing(hub.engine, hub.deployment)

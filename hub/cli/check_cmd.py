@@ -1,24 +1,22 @@
-"""``kontor check``: validate the deployment and try every system's connection."""
+"""``kontor check``: validate the deployment and try every system's connection.
+
+The configuration, the store and the connectors are imported when the check runs.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from connectors.base import Capability, Connector
-from hub import config
 from hub.cli.output import console, err_console, print_json
-from hub.errors import ConfigError, ConnectorError, HubError
-from hub.store.db import check_keyring_opens, make_engine, safe_url
-from hub.store.health import probe
-from hub.store.sealing import Sealer
-from hub.sync.drift import unknown_columns
-from hub.yamlfile import YamlDocument, load_yaml
-from mappings.spec import FieldMap
-from policies.keys import Keyring
+
+if TYPE_CHECKING:
+    from connectors.base import Connector
+    from hub import config
+    from mappings.spec import FieldMap
+    from policies.keys import Keyring
 
 #: Connectors whose ``discover`` gives the source's declared columns (a header, a layout,
 #: a table), not those seen in a sample: a mapped column missing there is a problem. For
@@ -34,6 +32,11 @@ def check(
 
     Exits 1 listing every problem, each with its file, key path and what is wrong.
     """
+    with err_console.status("reading the configuration…"):
+        from hub import config
+        from hub.errors import ConfigError, ConnectorError, HubError
+        from hub.sync.drift import unknown_columns
+
     problems: list[dict[str, str]] = []
     results: list[dict[str, str]] = []
     drift: dict[str, list[str]] = {}  # stream -> source columns its mapping ignores
@@ -81,6 +84,11 @@ def check(
 def check_store(deployment: config.Deployment, keyring: Keyring | None) -> dict[str, str]:
     """The master store as a line of the systems table: reachable, writable, its schema
     one this Kontor knows, and (with a keyring) sealed under this deployment's keys."""
+    from hub.errors import HubError
+    from hub.store.db import check_keyring_opens, make_engine, safe_url
+    from hub.store.health import probe
+    from hub.store.sealing import Sealer
+
     engine = make_engine(deployment.database_url)
     row = {"system": "master store", "connector": engine.dialect.name, "status": "ok",
            "detail": ""}
@@ -127,6 +135,10 @@ def mapped_columns(system: config.System, connector: Connector,
     Outbound, where the target declares its columns (a table): every column it writes.
     A source that cannot tell its columns gets a warning instead; a target, nothing.
     """
+    from connectors.base import Capability
+    from hub.errors import ConnectorError, HubError
+    from hub.yamlfile import YamlDocument, load_yaml
+
     if Capability.DISCOVER not in system.connector_cls.capabilities:
         return []
     declared = system.config.connector in DECLARED_COLUMNS
@@ -185,6 +197,8 @@ def _mapping_columns(stream: config.Stream, inbound: bool) -> list[tuple[str, st
 def _show(results: list[dict[str, str]], problems: list[dict[str, str]],
           drift: dict[str, list[str]] | None = None,
           warnings: list[dict[str, str]] | None = None) -> None:
+    from rich.table import Table
+
     if results:
         table = Table(title="Systems")
         for col in ("system", "connector", "status", "detail"):

@@ -14,37 +14,46 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from connectors.base import Capability, Connector, StreamSpec
-from hub import canonical, config, taxonomy
-from hub.cli.mapping_guess import guess_category, guess_fields, starter_mapping
 from hub.cli.output import console, fail, print_json
-from hub.errors import ConnectorError, HubError
-from hub.taxonomy import Category
-from policies import keys
-from policies.gate import Destination, PrivacyGate
-from policies.keys import Keyring
-from policies.load import PolicySet
-from policies.spec import Action, Rule
+
+if TYPE_CHECKING:  # the configuration, connectors and policies load when the command runs
+    from connectors.base import Connector, StreamSpec
+    from hub import canonical, config
+    from hub.taxonomy import Category
+    from policies.gate import Destination, PrivacyGate
+    from policies.keys import Keyring
+    from policies.spec import Rule
 
 SAMPLE_ROWS = 50  # records read for --samples
 SAMPLES_PER_FIELD = 3
 SAMPLE_WIDTH = 40  # characters of a released sample shown
 #: Where sample values go: the operator's screen.
-DESTINATION = Destination("cli:discover", kind="cli")
+DESTINATION_NAME = "cli:discover"
 WITHHELD = "‹withheld›"
-#: Discover's own default for ordinary (classified, not restricted) columns: the weakest
-#: possible rule (root category, any destination), so every policy rule that matches the
-#: field for cli:discover beats it, and at a tie the more restrictive action wins. It is
-#: never consulted for a restricted, special or unclassified column.
-ORDINARY_ON_SCREEN = Rule(id="builtin:discover-ordinary-fields", to=["*"], category="user",
-                          action=Action.ALLOW)
 NEEDS_KEYRING = "builtin:action-needs-keyring"
+
+
+def destination() -> Destination:
+    """Where sample values go: the operator's screen."""
+    from policies.gate import Destination
+
+    return Destination(DESTINATION_NAME, kind="cli")
+
+
+def ordinary_on_screen() -> Rule:
+    """Discover's own default for ordinary (classified, not restricted) columns: the weakest
+    possible rule (root category, any destination), so every policy rule that matches the
+    field for cli:discover beats it, and at a tie the more restrictive action wins. It is
+    never consulted for a restricted, special or unclassified column."""
+    from policies.spec import Action, Rule
+
+    return Rule(id="builtin:discover-ordinary-fields", to=["*"], category="user",
+                action=Action.ALLOW)
 
 
 def _spec(system: config.System, stream: str | None, resource: str | None) -> StreamSpec | None:
@@ -54,6 +63,8 @@ def _spec(system: config.System, stream: str | None, resource: str | None) -> St
             fail(f"system {system.name!r} has no stream {stream!r}; configured: "
                  f"{', '.join(s.name for s in system.streams) or 'none'}")
         return found.spec
+    from connectors.base import StreamSpec
+
     return StreamSpec(resource, ()) if resource else None
 
 
@@ -88,6 +99,9 @@ def _classify(columns: list[str], guesses: dict[str, str], entity: str,
     categories); the guesser the rest. A name that suggests a restricted category counts
     too: of all the candidates the most restricted wins.
     """
+    from hub import taxonomy
+    from hub.cli.mapping_guess import guess_category
+
     own = fields.get(entity, {})
     mapped = fields.get(stream.entity, {}) if stream is not None else {}
     found: dict[str, tuple[str, Category | None]] = {}
@@ -116,10 +130,13 @@ def _gates(deployment: config.Deployment, entity: str,
     """Column -> (the gate its samples pass, the name it passes under).
 
     Restricted, special and unclassified columns pass the deployment's own policies
-    (default deny); ordinary ones the same policies plus ``ORDINARY_ON_SCREEN``.
+    (default deny); ordinary ones the same policies plus ``ordinary_on_screen()``.
     """
+    from policies.gate import PrivacyGate
+    from policies.load import PolicySet
+
     policies = deployment.policy_set
-    lenient_set = PolicySet([*policies.rules, ORDINARY_ON_SCREEN], policies.destinations,
+    lenient_set = PolicySet([*policies.rules, ordinary_on_screen()], policies.destinations,
                             policies.version, policies.files)
     strict: dict[str, Category] = {}
     lenient: dict[str, Category] = {}
@@ -142,13 +159,16 @@ def _gates(deployment: config.Deployment, entity: str,
 def _release(gate: PrivacyGate, entity: str, name: str, values: list[str]
              ) -> tuple[list[str] | None, str]:
     """The samples as the gate releases them to the screen (None: withheld), and the rule."""
-    decision = gate.decide(entity, name, DESTINATION)
+    from policies.spec import Action
+
+    screen = destination()
+    decision = gate.decide(entity, name, screen)
     if decision.action in (Action.DENY, Action.NULL):
         return None, decision.rule
     shown: list[str] = []
     for value in values:
         try:
-            released, [decision] = gate.release(entity, {name: value}, DESTINATION)
+            released, [decision] = gate.release(entity, {name: value}, screen)
         except ValueError:  # pseudonymise, tokenise, encrypt without a keyring
             return None, NEEDS_KEYRING
         if released.get(name) is None:
@@ -160,6 +180,9 @@ def _release(gate: PrivacyGate, entity: str, name: str, values: list[str]
 def _keyring(deployment: config.Deployment) -> Keyring | None:
     """The keys for the gate's keyed actions. Without a keyring at all, fields whose rule
     needs one are withheld; a keyring that is there but refused fails the command."""
+    from hub.errors import HubError
+    from policies import keys
+
     if not os.environ.get(keys.ENV_MASTER_KEY) and not deployment.keyring_path.exists():
         return None
     try:
@@ -171,6 +194,10 @@ def _keyring(deployment: config.Deployment) -> Keyring | None:
 def _describe(deployment: config.Deployment, system: config.System, connector: Connector,
               spec: StreamSpec | None, entity: str, configured: config.Stream | None,
               samples: bool) -> list[dict[str, Any]]:
+    from connectors.base import StreamSpec
+    from hub import canonical
+    from hub.cli.mapping_guess import guess_fields
+
     fields = canonical.builtin_fields(entity)
     streams = connector.discover(spec)
     keyring = _keyring(deployment) if samples else None
@@ -215,6 +242,10 @@ def discover(
     """Print the fields SYSTEM offers (types, canonical guesses) and write a starter mapping."""
     if stream and resource:
         fail("give --stream or --resource, not both")
+    from connectors.base import Capability
+    from hub import config
+    from hub.errors import ConnectorError, HubError
+
     try:
         deployment = config.load(ctx.obj["config"])
     except HubError as exc:
@@ -253,6 +284,9 @@ def _write(path: Path, found: list[dict[str, Any]], entity: str, system: str,
              "(choose one with --stream or --resource)")
     if path.exists() and not force:
         fail(f"{path} exists; use --force to overwrite it")
+    from hub import canonical
+    from hub.cli.mapping_guess import starter_mapping
+
     entry = found[0]
     text = starter_mapping(entity, [f["name"] for f in entry["fields"]],
                            canonical.builtin_fields(entity),
@@ -262,6 +296,8 @@ def _write(path: Path, found: list[dict[str, Any]], entity: str, system: str,
 
 
 def _print(entry: dict[str, Any], samples: bool) -> None:
+    from rich.table import Table
+
     key = ", ".join(entry.get("key") or []) or "-"
     table = Table(title=f"{entry['resource']} (key: {key})", title_justify="left")
     for column in ("field", "type", "canonical guess") + (("samples",) if samples else ()):
@@ -277,5 +313,5 @@ def _print(entry: dict[str, Any], samples: bool) -> None:
     console.print(table)
     if withheld:
         console.print(f"{WITHHELD}: no policy allows these fields to the screen "
-                      f"({DESTINATION.name}): restricted or special categories and fields "
+                      f"({DESTINATION_NAME}): restricted or special categories and fields "
                       "that can't be classified stay hidden.", highlight=False)

@@ -1,4 +1,7 @@
-"""``kontor keys``: create, rotate and use the master keys; crypto-shred a subject."""
+"""``kontor keys``: create, rotate and use the master keys; crypto-shred a subject.
+
+The store, the key handling and the cryptography load when a command runs.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +9,17 @@ import base64
 import getpass
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Connection, func, select
 
-from hub import config
-from hub.audit.record import AuditLog
-from hub.canonical import ENTITIES, MODELS
 from hub.cli.output import console, err_console, fail
-from hub.context import Hub, open_hub
-from hub.errors import HubError
-from hub.golden.writer import GoldenWriter
-from hub.store import bulk, rekey
-from hub.store.matching_tables import GoldenMerge
-from hub.store.tables import Quarantine, RecordHistory
-from policies import keys
-from policies.envelope import Envelope
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from hub.context import Hub
+    from policies import keys
 
 app = typer.Typer(help="Master keys: init, rotate, destination keys, forget a subject, "
                   "re-seal a store.",
@@ -35,6 +31,8 @@ def _config(ctx: typer.Context) -> Path | None:
 
 
 def _audit(hub: Hub, ring: keys.Keyring, kind: str, **fields: Any) -> None:
+    from hub.audit.record import AuditLog
+
     log = AuditLog(ring, f"cli:{getpass.getuser()}")
     with hub.engine.begin() as conn:
         log.add(kind, "done", **fields)
@@ -44,6 +42,10 @@ def _audit(hub: Hub, ring: keys.Keyring, kind: str, **fields: Any) -> None:
 @app.command("init")
 def init(ctx: typer.Context) -> None:
     """Create the keyring with a fresh random master key (refuses to overwrite one)."""
+    from hub import config
+    from hub.errors import HubError
+    from policies import keys
+
     try:
         path = config.load(_config(ctx)).keyring_path
         keys.create(path)
@@ -59,6 +61,12 @@ def rotate(ctx: typer.Context) -> None:
 
     Safe while the hub runs: old keys stay in the keyring, so nothing becomes unreadable.
     """
+    from hub.context import open_hub
+    from hub.errors import HubError
+    from hub.store import rekey
+    from policies import keys
+    from policies.envelope import Envelope
+
     try:
         hub = open_hub(_config(ctx))
         path = hub.deployment.keyring_path
@@ -85,6 +93,9 @@ def destination_key(
     out: Annotated[Path, typer.Option(help="File to write the key to (mode 600).")],
 ) -> None:
     """Write the AES-256 key DESTINATION needs to decrypt values the policy encrypts."""
+    from hub import config
+    from hub.errors import HubError
+
     try:
         gate = config.load(_config(ctx)).gate()
     except HubError as exc:
@@ -110,6 +121,9 @@ def forget(
     entity, golden_id = ("customer", customer) if customer else ("employee", employee)
     if not yes and not typer.confirm(f"Destroy the data key of {golden_id} for good?"):
         raise typer.Exit(1)
+    from hub.context import open_hub
+    from hub.errors import HubError
+
     try:
         hub = open_hub(_config(ctx))
         with hub.engine.begin() as conn:
@@ -138,6 +152,17 @@ def reseal(
     Batch by batch, each batch its own transaction (with the entity's write lock), so the
     hub can keep running; interrupted, just run it again: what is done is skipped. No value
     changes, so nothing is sent to any target."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from hub.context import open_hub
+    from hub.errors import HubError
+
     try:
         hub = open_hub(_config(ctx))
         ring = hub.deployment.keyring()
@@ -163,6 +188,13 @@ def reseal(
 
 
 def _reseal_totals(conn: Connection, hub: Hub) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from hub.canonical import ENTITIES, MODELS
+    from hub.store import bulk
+    from hub.store.matching_tables import GoldenMerge
+    from hub.store.tables import Quarantine, RecordHistory
+
     totals: dict[str, int] = {}
     h, q = bulk.table_of(RecordHistory), bulk.table_of(Quarantine)
     m = bulk.table_of(GoldenMerge)
@@ -183,6 +215,13 @@ def _reseal_totals(conn: Connection, hub: Hub) -> dict[str, int]:
 
 def _reseal_steps(hub: Hub, label: str, batch_size: int) -> Any:
     """(rows seen, rows rewritten) per batch of one part of the store."""
+    from sqlalchemy import select
+
+    from hub.canonical import MODELS
+    from hub.golden.writer import GoldenWriter
+    from hub.store import bulk
+    from hub.store.tables import RecordHistory
+
     entity, _, part = label.partition(" ")
     if entity == "quarantined":
         yield from _reseal_quarantine(hub, batch_size)
@@ -213,6 +252,11 @@ def _reseal_steps(hub: Hub, label: str, batch_size: int) -> Any:
 
 def _reseal_merges(hub: Hub, entity: str, batch_size: int) -> Any:
     """The golden rows a merge keeps for its unmerge, sealed like golden rows."""
+    from sqlalchemy import select
+
+    from hub.store import bulk
+    from hub.store.matching_tables import GoldenMerge
+
     m = bulk.table_of(GoldenMerge)
     last = 0
     while True:
@@ -236,6 +280,11 @@ def _reseal_merges(hub: Hub, entity: str, batch_size: int) -> Any:
 
 
 def _reseal_quarantine(hub: Hub, batch_size: int) -> Any:
+    from sqlalchemy import select
+
+    from hub.store import bulk
+    from hub.store.tables import Quarantine
+
     q = bulk.table_of(Quarantine)
     last = 0
     while True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
               "Apply exactly that plan: refuses when the sources or the store moved on since."),
     "status": ("status_cmd", "status",
                "Golden-record counts, the last run, and open quarantine per system."),
-    "runs": ("status_cmd", "runs",
+    "runs": ("status_cmd", "runs_app",
              "Sync runs: when, who started them, status, and counts per stream."),
     "connectors": ("status_cmd", "connectors", "Installed connectors and their capabilities."),
     "discover": ("discover_cmd", "discover", ("Print the fields SYSTEM offers (types, canonical "
@@ -69,7 +70,8 @@ def load_command(name: str) -> Any:  # a Typer command or group (Typer's vendore
         group = typer.main.get_group(target)
         group.name = name
         return group
-    single = typer.Typer(pretty_exceptions_enable=False)
+    # No --install-completion on every command: the completion is `kontor`'s own.
+    single = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
     single.command(name)(target)
     return typer.main.get_command(single)
 
@@ -113,6 +115,9 @@ class KontorGroup(TyperGroup):
         except HubError as exc:
             fail(exc)
         except Exception as exc:
+            # --help and every exit pass here too: without SQLAlchemy loaded, no store failed.
+            if "sqlalchemy" not in sys.modules:
+                raise
             from hub.store.health import is_store_failure, store_unavailable
 
             # The store went away (or turned read-only, or filled up) in mid-command.

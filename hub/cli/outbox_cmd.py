@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
-from sqlalchemy import delete, update
 
 from hub.cli.output import console, open_hub_or_fail, print_json
-from hub.store import bulk, outbox
-from hub.store.tables import Outbox
 
 app = typer.Typer(help="Deliveries waiting in the outbox, and dead letters.",
                   no_args_is_help=True)
@@ -25,6 +21,10 @@ def list_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Records waiting for a target (pending) or given up on (dead), with the last error."""
+    from rich.table import Table
+
+    from hub.store import outbox
+
     hub = open_hub_or_fail(ctx)
     with hub.engine.connect() as conn:
         rows = outbox.listing(conn, "dead" if dead else None, limit)
@@ -45,7 +45,10 @@ def list_cmd(
     console.print(table)
 
 
-def _scope(system: str | None, stream: str | None):  # type: ignore[no-untyped-def]
+def _scope(system: str | None, stream: str | None) -> tuple[Any, list[Any]]:
+    from hub.store import bulk
+    from hub.store.tables import Outbox
+
     t = bulk.table_of(Outbox)
     where = [t.c.status == "dead"]
     if system:
@@ -62,6 +65,8 @@ def retry_cmd(
     stream: Annotated[str | None, typer.Option(help="Only this stream.")] = None,
 ) -> None:
     """Put dead letters back in line; the next sync tries them again."""
+    from sqlalchemy import update
+
     hub = open_hub_or_fail(ctx)
     t, where = _scope(system, stream)
     with hub.engine.begin() as conn:
@@ -81,6 +86,8 @@ def discard_cmd(
     """Give up on dead letters for good (they come back when their record changes)."""
     if not yes and not typer.confirm("Discard the dead letters?"):
         raise typer.Exit(1)
+    from sqlalchemy import delete
+
     hub = open_hub_or_fail(ctx)
     t, where = _scope(system, stream)
     with hub.engine.begin() as conn:

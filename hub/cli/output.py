@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -19,7 +20,8 @@ from hub.records import json_default
 
 def _console(stderr: bool = False) -> Console:
     console = Console(stderr=stderr)
-    if not console.is_terminal:  # piped or captured: Rich would assume 80 columns
+    # Piped or captured, Rich would assume 80 columns; COLUMNS set says how many there are.
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
         console.width = max(console.width, 120)
     return console
 

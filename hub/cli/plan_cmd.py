@@ -7,27 +7,54 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from hub.cli.output import console, fail, open_hub_or_fail, print_json
-from hub.errors import HubError
-from hub.sync import lease
-from hub.sync.plan import make_plan
-from hub.sync.runner import run_sync
+from hub.cli.output import console, err_console, fail, open_hub_or_fail, print_json
+
+#: ``--detailed-exitcode``, as terraform has it: 0 no changes, 1 error, 2 changes pending.
+EXIT_NO_CHANGES, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 
 def plan(
     ctx: typer.Context,
     systems: Annotated[list[str] | None, typer.Argument(help="Systems (default: all).")] = None,
+    target: Annotated[list[str] | None, typer.Option(
+        help="Show only this target's changes (system.stream, or a system); repeatable.")
+    ] = None,
+    limit: Annotated[int, typer.Option(
+        min=0, help="Changes shown per target and page; 0 shows all.")] = 10,
+    page: Annotated[int, typer.Option(min=1, help="Which page of each target's changes.")
+                    ] = 1,
     out: Annotated[Path | None, typer.Option(help="Write the plan here, for `kontor apply`.")
                    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Machine-readable output: the counts and every change (of --target).")
+    ] = False,
+    detailed_exitcode: Annotated[bool, typer.Option(
+        "--detailed-exitcode",
+        help="Exit 0 when nothing would change, 2 when changes are pending, 1 on error.")
+    ] = False,
 ) -> None:
     """Show what a sync would change in every target — new records, changed fields old → new
-    (restricted values never shown) — without writing anything anywhere."""
-    hub = open_hub_or_fail(ctx)
+    (restricted values never shown) — without writing anything anywhere.
+
+    First a line per source and per target with its counts, and the total; then each
+    target's changes, --limit at a time (--page for the next). Exit codes: 1 when a source
+    or target cannot be planned (it cannot be read, its read ended early), else 0; with
+    --detailed-exitcode, 2 when anything would change.
+    """
+    from hub.cli import plan_view
+
+    with err_console.status("opening the master store…"):
+        from hub.cli.progress import ProgressObserver, progress_bars
+        from hub.errors import HubError
+        from hub.sync.plan import make_plan
+
+        hub = open_hub_or_fail(ctx)
+    progress = progress_bars(err_console, disable=as_json)
     try:
-        result = make_plan(hub.deployment, hub.engine, systems)
+        with progress:
+            result = make_plan(hub.deployment, hub.engine, systems,
+                               observer=ProgressObserver(progress))
     except HubError as exc:
         fail(exc)
     hub.close()
@@ -35,21 +62,24 @@ def plan(
     if out:
         out.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str),
                        encoding="utf-8")
+    targets = plan_view.selected(data, target or [])
+    if target and not targets:
+        fail(f"no target {', '.join(target)} in this plan; targets: "
+             f"{', '.join(data['outbound']) or 'none'}")
     if as_json:
-        print_json(data)
-        return
-    table = Table(title=f"Plan {result.digest[:19]}: {len(result.changes)} change(s)")
-    for col in ("target", "action", "key", "fields (old → new)"):
-        table.add_column(col)
-    for c in result.changes[:200]:
-        fields = "; ".join(f"{k}: {v[0]!s} → {v[1]!s}" for k, v in c.fields.items())
-        table.add_row(c.target, c.action, c.key, fields)
-    console.print(table)
-    if len(result.changes) > 200:
-        console.print(f"… and {len(result.changes) - 200} more (use --json or --out)")
-    if out:
-        console.print(f"plan written to {out}; apply it with: kontor apply {out}",
+        print_json({**data, "changes": [c for c in data["changes"] if c["target"] in targets]})
+    else:
+        console.print(f"[bold]Plan {result.digest[:19]}[/]: what a sync would change now",
                       highlight=False)
+        plan_view.print_counts(console, data)
+        plan_view.print_changes(console, data, targets, limit=limit, page=page)
+        if out:
+            console.print(f"plan written to {out}; apply it with: kontor apply {out}",
+                          highlight=False)
+    if result.errors:
+        raise typer.Exit(EXIT_ERROR)
+    if detailed_exitcode and result.has_changes:
+        raise typer.Exit(EXIT_CHANGES)
 
 
 def apply(
@@ -61,13 +91,19 @@ def apply(
         saved = json.loads(planfile.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         fail(f"cannot read the plan {planfile}: {type(exc).__name__}")
-    hub = open_hub_or_fail(ctx)
+    with err_console.status("opening the master store…"):
+        from hub.errors import HubError
+        from hub.sync import lease
+        from hub.sync.plan import make_plan
+        from hub.sync.runner import run_sync
+
+        hub = open_hub_or_fail(ctx)
     systems = saved.get("systems") or None
     names = [f"sync:{s.system}" for s in hub.deployment.streams("inbound", systems) +
              hub.deployment.streams("outbound", systems)]
     try:
         # Hold the systems from planning again to syncing, so nothing moves in between.
-        with lease.held(hub.engine, names):
+        with lease.held(hub.engine, names), err_console.status("planning again…"):
             now = make_plan(hub.deployment, hub.engine, systems, hold_leases=False)
             if now.digest != saved.get("digest"):
                 fail("the data moved on since the plan was made (its changes differ now): "

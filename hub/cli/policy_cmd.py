@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from hub.cli.output import console, fail, print_json
-from hub.context import open_hub
-from hub.errors import HubError
-from hub.store import goldens
-from policies import simulate as sim
+from hub.cli.output import console, err_console, fail, print_json
+
+if TYPE_CHECKING:
+    from hub.context import Hub
 
 app = typer.Typer(help="Simulate, explain and test the privacy policies.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _open(ctx: typer.Context, **options: Any) -> Hub:
+    with err_console.status("opening the deployment…"):
+        from hub.context import open_hub
+        from hub.errors import HubError
+
+        try:
+            return open_hub(ctx.parent.obj["config"] if ctx.parent else None, **options)
+        except HubError as exc:
+            fail(exc)
 
 
 @app.command("simulate")
@@ -30,10 +39,12 @@ def simulate_cmd(
     if bool(customer) == bool(employee):
         fail("give exactly one of --customer or --employee")
     entity, golden_id = ("customer", customer) if customer else ("employee", employee)
-    try:
-        hub = open_hub(ctx.parent.obj["config"] if ctx.parent else None)
-    except HubError as exc:
-        fail(exc)
+    from rich.table import Table
+
+    from hub.store import goldens
+    from policies import simulate as sim
+
+    hub = _open(ctx)
     deployment = hub.deployment
     specs = deployment.fields[entity]
     targets: list[tuple[str, str | None, list[str]]]
@@ -80,10 +91,9 @@ def explain_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Which rules could decide FIELD for DESTINATION, most specific first."""
-    try:
-        hub = open_hub(ctx.parent.obj["config"] if ctx.parent else None)
-    except HubError as exc:
-        fail(exc)
+    from policies import simulate as sim
+
+    hub = _open(ctx)
     purpose = next((s.config.purpose for s in hub.deployment.streams("outbound")
                     if s.label == destination), None)
     info = sim.explain(hub.deployment.gate(), entity, field,
@@ -111,10 +121,10 @@ def test_cmd(
         help="Test files (default: policies/tests/*.yaml).")] = None,
 ) -> None:
     """Run the YAML policy tests; exit 1 when any expectation fails."""
-    try:
-        hub = open_hub(ctx.parent.obj["config"] if ctx.parent else None, migrate=False)
-    except HubError as exc:
-        fail(exc)
+    from hub.errors import HubError
+    from policies import simulate as sim
+
+    hub = _open(ctx, migrate=False)
     folder = hub.deployment.base_dir / hub.deployment.config.policies / "tests"
     chosen = files or sorted(folder.glob("*.yaml"))
     if not chosen:

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from hub.cli.output import console, fail, print_json
-from hub.config import Deployment, Stream
-from hub.context import open_hub
-from hub.errors import ConnectorError, HubError, MappingError
-from hub.matching import settings as mm
-from hub.matching.dedupe import clusters
-from hub.quality.report import quality as build_report
+from hub.cli.output import console, err_console, fail, print_json
+
+if TYPE_CHECKING:  # the store, the matcher (numpy) and the report load when a command runs
+    from hub.config import Deployment, Stream
+    from hub.context import Hub
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _open(ctx: typer.Context) -> Hub:
+    with err_console.status("opening the master store…"):
+        from hub.context import open_hub
+        from hub.errors import HubError
+
+        try:
+            return open_hub(ctx.obj["config"])
+        except HubError as exc:
+            fail(exc)
 
 
 def quality(
@@ -27,10 +35,11 @@ def quality(
                                                    "with charts to this file.")] = None,
 ) -> None:
     """Completeness, invalid values, duplicates and cross-system conflicts, per field."""
-    try:
-        hub = open_hub(ctx.obj["config"])
-    except HubError as exc:
-        fail(exc)
+    from rich.table import Table
+
+    from hub.quality.report import quality as build_report
+
+    hub = _open(ctx)
     if system and system not in hub.deployment.systems:
         hub.close()
         fail(f"unknown system {system!r}; configured: {', '.join(hub.deployment.systems)}")
@@ -69,6 +78,8 @@ def quality(
 def _records(deployment: Deployment, stream: Stream, problems: list[str]
              ) -> list[tuple[str, dict[str, Any]]]:
     """Every record of ``stream``, mapped; unmappable ones only counted (by location)."""
+    from hub.errors import MappingError
+
     out: list[tuple[str, dict[str, Any]]] = []
     system = deployment.systems[stream.system]
     with system.connect(deployment.base_dir) as connector:
@@ -92,10 +103,13 @@ def dedupe(
     as_json: JsonOpt = False,
 ) -> None:
     """Duplicate clusters inside one source, by the matching rules; writes nothing."""
-    try:
-        hub = open_hub(ctx.obj["config"])
-    except HubError as exc:
-        fail(exc)
+    from rich.table import Table
+
+    from hub.errors import ConnectorError
+    from hub.matching import settings as mm
+    from hub.matching.dedupe import clusters
+
+    hub = _open(ctx)
     deployment = hub.deployment
     hub.close()
     streams = [s for s in deployment.streams("inbound", [system])]

@@ -7,18 +7,14 @@ does not know: what a restricted column holds is not for a terminal's scroll-bac
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from sqlalchemy import select
 
-from hub.cli.output import console, fail, print_json
-from hub.context import Hub, open_hub
-from hub.errors import HubError
-from hub.store import bulk
-from hub.store.tables import Quarantine
-from hub.sync import retry as retry_mod
+from hub.cli.output import console, err_console, fail, print_json
+
+if TYPE_CHECKING:
+    from hub.context import Hub
 
 app = typer.Typer(help="Records a sync refused: list, show, retry after a fix, discard.",
                   no_args_is_help=False)
@@ -28,14 +24,26 @@ IdsArg = Annotated[list[int] | None, typer.Argument(help="Entry ids (see `list`)
 
 
 def _hub(ctx: typer.Context) -> Hub:
-    try:
-        return open_hub(ctx.obj["config"])
-    except HubError as exc:
-        fail(exc)
+    with err_console.status("opening the master store…"):
+        from hub.context import open_hub
+        from hub.errors import HubError
+
+        try:
+            return open_hub(ctx.obj["config"])
+        except HubError as exc:
+            fail(exc)
 
 
 def _list(ctx: typer.Context, system: str | None, limit: int, as_json: bool,
           status: str = "open") -> None:
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from hub.store import bulk
+    from hub.store.tables import Quarantine
+
     hub = _hub(ctx)
     q = bulk.table_of(Quarantine)
     stmt = select(q.c.id, q.c.run_id, q.c.system, q.c.stream, q.c.direction, q.c.location,
@@ -50,12 +58,17 @@ def _list(ctx: typer.Context, system: str | None, limit: int, as_json: bool,
     if as_json:
         print_json(rows)
         return
-    table = Table(title=f"Quarantine ({len(rows)} {status})")
-    for col in ("id", "run", "system.stream", "where", "field", "reason"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(str(r["id"]), str(r["run_id"]), f"{r['system']}.{r['stream']}",
-                      r["location"] or r["source_key"] or "", r["field"] or "", r["reason"])
+    table = Table(title=f"Quarantine ({len(rows)} {status})", box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    for col in ("id", "run", "where (stream, place, key)", "field", "reason"):
+        table.add_column(col, overflow="fold", justify="right" if col in ("id", "run")
+                         else "left")
+    for r in rows:  # the key too, as the sync's summary shows it
+        where = [f"{r['system']}.{r['stream']}", r["location"] or "",
+                 f"key {r['source_key']}" if r["source_key"] else ""]
+        table.add_row(str(r["id"]), str(r["run_id"]),
+                      escape("\n".join(w for w in where if w)), escape(r["field"] or ""),
+                      escape(r["reason"]))
     console.print(table)
 
 
@@ -107,6 +120,12 @@ def masked_payload(hub: Hub, entry: dict[str, Any]) -> dict[str, Any] | None:
 def show(ctx: typer.Context, entry_id: Annotated[int, typer.Argument(help="Entry id.")],
          as_json: JsonOpt = False) -> None:
     """One entry with its kept record; restricted and unmapped values masked."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from hub.store import bulk
+    from hub.store.tables import Quarantine
+
     hub = _hub(ctx)
     q = bulk.table_of(Quarantine)
     with hub.engine.connect() as conn:
@@ -152,6 +171,9 @@ def retry(ctx: typer.Context, ids: IdsArg = None, system: SystemOpt = None,
     """Map the kept records again with today's mapping; store those that pass."""
     if not ids and not system and not all_:
         fail("name entry ids, --system SYSTEM, or --all")
+    from hub.errors import HubError
+    from hub.sync import retry as retry_mod
+
     hub = _hub(ctx)
     try:
         result = retry_mod.retry(hub, ids or None, system=system)
@@ -180,6 +202,8 @@ def discard(ctx: typer.Context, ids: IdsArg = None, system: SystemOpt = None,
     """Give records up: close their entries without storing them."""
     if not ids and not system and not all_:
         fail("name entry ids, --system SYSTEM, or --all")
+    from hub.sync import retry as retry_mod
+
     hub = _hub(ctx)
     closed = retry_mod.discard(hub, ids or None, system=system)
     hub.close()

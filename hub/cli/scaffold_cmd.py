@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from hub.cli.output import console, fail
-from policies import keys
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "init_template"
 
@@ -24,6 +23,8 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing kontor.yaml.")] = False,
 ) -> None:
     """Write a commented starter deployment (one CSV source, one CSV target)."""
+    from policies import keys
+
     _refuse_existing(directory, force)
     shutil.copytree(TEMPLATE, directory, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__"))

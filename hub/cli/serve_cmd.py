@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hub.cli.output import console, fail
-from hub.context import open_hub
-from hub.errors import HubError
+from hub.cli.output import console, err_console, fail
 
 
 def serve(
@@ -24,17 +22,20 @@ def serve(
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs), run the scheduled sync jobs, and
     deliver changes to their targets as they happen."""
-    import uvicorn
-
-    from hub.api.app import create_app
-    from hub.jobs import start_scheduler
-    from hub.sync.worker import DeliveryWorker
-
     os.umask(0o077)  # the store, its WAL and every file the server writes: owner-only
-    try:
-        hub = open_hub(ctx.obj["config"])  # validate and migrate before accepting requests
-    except HubError as exc:
-        fail(exc)
+    with err_console.status("opening the master store, loading the API…"):
+        import uvicorn
+
+        from hub.api.app import create_app
+        from hub.context import open_hub
+        from hub.errors import HubError
+        from hub.jobs import start_scheduler
+        from hub.sync.worker import DeliveryWorker
+
+        try:
+            hub = open_hub(ctx.obj["config"])  # validate and migrate before any request
+        except HubError as exc:
+            fail(exc)
     os.environ["KONTOR_CONFIG"] = str(hub.deployment.path)
     jobs = hub.deployment.config.jobs
     running = start_scheduler(str(hub.deployment.path), hub.deployment.database_url, jobs) \

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import getpass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from sqlalchemy import select
 
-from hub.cli.output import console, fail, print_json
-from hub.context import Hub, open_hub
-from hub.errors import HubError
-from hub.store import bulk
-from hub.store.matching_tables import GoldenMerge
-from hub.survivorship import overrides, review
-from hub.survivorship.merging import Steward
+from hub.cli.output import console, err_console, fail, print_json
+
+if TYPE_CHECKING:
+    from hub.context import Hub
 
 app = typer.Typer(help="Review possible duplicates, merge and unmerge golden records, "
                        "override single fields.", no_args_is_help=True)
@@ -25,10 +20,14 @@ ActorOpt = Annotated[str | None, typer.Option("--as", help="Who decides (default
 
 
 def _hub(ctx: typer.Context) -> Hub:
-    try:
-        return open_hub(ctx.obj["config"])
-    except HubError as exc:
-        fail(exc)
+    with err_console.status("opening the master store…"):
+        from hub.context import open_hub
+        from hub.errors import HubError
+
+        try:
+            return open_hub(ctx.obj["config"])
+        except HubError as exc:
+            fail(exc)
 
 
 def _actor(actor: str | None) -> str:
@@ -36,6 +35,8 @@ def _actor(actor: str | None) -> str:
 
 
 def _run(ctx: typer.Context, action: Any) -> Any:
+    from hub.errors import HubError
+
     hub = _hub(ctx)
     try:
         return action(hub)
@@ -53,6 +54,10 @@ def review_list(ctx: typer.Context, entity: Annotated[str | None, typer.Option(
                 limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
                 as_json: JsonOpt = False) -> None:
     """Pairs that may be one person, with the evidence (levels, never values)."""
+    from rich.table import Table
+
+    from hub.survivorship import review
+
     rows = _run(ctx, lambda hub: review.pairs(
         hub, status=None if status == "all" else status, entity=entity, limit=limit))
     if as_json:
@@ -74,6 +79,8 @@ def decide(ctx: typer.Context, pair: Annotated[int, typer.Argument(help="Review 
            decision: Annotated[str, typer.Argument(help="merge | keep_apart")],
            actor: ActorOpt = None, as_json: JsonOpt = False) -> None:
     """Merge the pair, or remember that they are two people."""
+    from hub.survivorship import review
+
     done = _run(ctx, lambda hub: review.decide(hub, pair, decision, actor=_actor(actor)))
     if as_json:
         print_json(done)
@@ -86,6 +93,8 @@ def merge(ctx: typer.Context, survivor: Annotated[str, typer.Argument(help="Id t
           merged: Annotated[str, typer.Argument(help="Id merged into it.")],
           entity: EntityOpt = "customer", actor: ActorOpt = None) -> None:
     """Merge two golden records by hand (undo with `unmerge`)."""
+    from hub.survivorship.merging import Steward
+
     merge_id = _run(ctx, lambda hub: Steward(hub, entity).merge(survivor, merged,
                                                                 actor=_actor(actor)))
     console.print(f"merged {merged} into {survivor} (merge #{merge_id})", highlight=False)
@@ -95,6 +104,11 @@ def merge(ctx: typer.Context, survivor: Annotated[str, typer.Argument(help="Id t
 def merges(ctx: typer.Context, entity: EntityOpt = "customer", as_json: JsonOpt = False
            ) -> None:
     """Merges that can be undone."""
+    from sqlalchemy import select
+
+    from hub.store import bulk
+    from hub.store.matching_tables import GoldenMerge
+
     def load(hub: Hub) -> list[dict[str, Any]]:
         m = bulk.table_of(GoldenMerge)
         with hub.engine.connect() as conn:
@@ -114,6 +128,8 @@ def merges(ctx: typer.Context, entity: EntityOpt = "customer", as_json: JsonOpt 
 def unmerge(ctx: typer.Context, merge_id: Annotated[int, typer.Argument(help="Merge id.")],
             entity: EntityOpt = "customer", actor: ActorOpt = None) -> None:
     """Split a wrong merge: both records, their xrefs and histories come back apart."""
+    from hub.survivorship.merging import Steward
+
     survivor, restored = _run(ctx, lambda hub: Steward(hub, entity).unmerge(
         merge_id, actor=_actor(actor)))
     console.print(f"{restored} split off {survivor} again; the pair is kept apart",
@@ -128,6 +144,8 @@ def override(ctx: typer.Context, golden_id: Annotated[str, typer.Argument()],
              reason: Annotated[str, typer.Option(help="Why, for the next steward.")] = "",
              entity: EntityOpt = "customer", actor: ActorOpt = None) -> None:
     """Fix one field of one golden record; later syncs do not overwrite it."""
+    from hub.survivorship import overrides
+
     if clear:
         removed = _run(ctx, lambda hub: overrides.clear_override(hub, entity, golden_id, field))
         console.print("override removed" if removed else "there was no override")

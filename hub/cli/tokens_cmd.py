@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import enum
 import getpass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from hub.audit.record import AuditLog
-from hub.auth import tokens
-from hub.auth.roles import Role
 from hub.cli.output import console, fail, open_hub_or_fail, print_json
-from hub.context import Hub
-from hub.errors import HubError
+
+if TYPE_CHECKING:
+    from hub.context import Hub
+
+
+class RoleName(str, enum.Enum):
+    """The values of ``hub.auth.roles.Role``, for the option's choices: that module pulls in
+    the privacy gate (and its cryptography), which ``kontor tokens --help`` does not need.
+    tests/test_cli_startup.py keeps the two equal."""
+
+    ADMIN = "admin"
+    STEWARD = "steward"
+    AUDITOR = "auditor"
+    OPERATOR = "operator"
+    READER = "reader"
+    SYSTEM = "system"
 
 app = typer.Typer(help="API tokens: create (shown once), list with last use, revoke.",
                   no_args_is_help=True)
@@ -22,6 +33,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 
 def _audit(hub: Hub, what: str, token_id: int, detail: dict[str, Any]) -> None:
     """Token changes are changes of who may see what: into the trail (never the token)."""
+    from hub.audit.record import AuditLog
+
     log = AuditLog(hub.sealer.envelope.keyring, f"cli:{getpass.getuser()}")
     with hub.engine.begin() as conn:
         log.add("change.token", what, detail={"token_id": token_id, **detail})
@@ -32,19 +45,24 @@ def _audit(hub: Hub, what: str, token_id: int, detail: dict[str, Any]) -> None:
 @app.command("create")
 def create(
     ctx: typer.Context,
-    role: Annotated[Role, typer.Option(help="What the token may do.")],
+    role: Annotated[RoleName, typer.Option(help="What the token may do.")],
     expires: Annotated[str, typer.Option(help="Lifetime: e.g. 90d, 12h, 4w.")] = "90d",
     name: Annotated[str | None, typer.Option(help="Who or what uses it (default: the role).")
                     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a token; it is shown this once and stored only as a hash."""
+    from hub.auth import tokens
+    from hub.auth.roles import Role
+    from hub.errors import HubError
+
     try:
         lifetime = tokens.parse_duration(expires)
     except HubError as exc:
         fail(exc, code=2)
     hub = open_hub_or_fail(ctx)
-    created = tokens.create(hub.engine, role=role, expires_in=lifetime, name=name or role.value)
+    created = tokens.create(hub.engine, role=Role(role.value), expires_in=lifetime,
+                            name=name or role.value)
     _audit(hub, "created", created.id, {"role": role.value, "name": name or role.value,
                                         "expires_at": created.expires_at.isoformat()})
     hub.close()
@@ -61,6 +79,10 @@ def create(
 @app.command("list")
 def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Every token with its role, state and last use."""
+    from rich.table import Table
+
+    from hub.auth import tokens
+
     hub = open_hub_or_fail(ctx)
     rows = tokens.list_tokens(hub.engine)
     hub.close()
@@ -83,6 +105,9 @@ def revoke(ctx: typer.Context,
            token_id: Annotated[int, typer.Argument(metavar="ID", help="Token id (see list).")]
            ) -> None:
     """Revoke a token: requests with it are refused from now on."""
+    from hub.auth import tokens
+    from hub.errors import HubError
+
     hub = open_hub_or_fail(ctx)
     try:
         tokens.revoke(hub.engine, token_id)

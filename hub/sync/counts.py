@@ -37,6 +37,17 @@ class StreamCounts:
     # (``dead``: dead letters, until `kontor outbox retry` or `discard`).
     pending: int = 0
     dead: int = 0
+    #: Wall-clock seconds the stream took (its read and store, or its delivery).
+    seconds: float | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.system}.{self.stream}"
+
+    @property
+    def merged(self) -> int:
+        """Inbound: records matched to a golden record another source made, and merged in."""
+        return self.situations.get("unlinked", 0)
 
     @property
     def ok(self) -> bool:

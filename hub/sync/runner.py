@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select, update
 
-from connectors.base import Connector
+from connectors.base import Connector, ReadSize
 from hub import faults, logs
 from hub.audit import signing
 from hub.audit.record import AuditLog
@@ -50,10 +51,23 @@ log = logging.getLogger(__name__)
 
 
 class RunObserver:
-    """Receives progress; the CLI shows it as Rich progress bars."""
+    """Receives progress; the CLI shows it as Rich progress bars.
+
+    ``total`` is an outbound stream's deliveries due; a source's size comes after its
+    connector is open, by ``stream_sized``, and only to an observer that ``wants_sizes``
+    (asking costs a COUNT on a database, so a scheduled run does not ask).
+    """
+
+    wants_sizes = False
 
     def stream_started(self, stream: Stream, direction: str, total: int | None) -> None: ...
-    def advance(self, stream: Stream, count: int) -> None: ...
+    def stream_sized(self, stream: Stream, size: ReadSize) -> None:
+        """How much the source's read goes through (``Connector.estimate``)."""
+    def advance(self, stream: Stream, count: int) -> None:
+        """``count`` more records read (or refused) or deliveries done."""
+    def reached(self, stream: Stream, position: int) -> None:
+        """How far the read has come, in the unit of its size when that is not records
+        (bytes of a file)."""
     def stream_finished(self, stream: Stream, counts: StreamCounts) -> None: ...
 
 
@@ -213,7 +227,8 @@ def _run(deployment: Deployment, engine: Engine, inbound: list[Stream],
         for stream in inbound:
             pull = InboundSync(deployment, stream, engine, run_id, started, sealer, audit)
             result.streams.append(_guarded(stream, pull.counts, observer, None,
-                                           lambda c, p, s=pull: s.run(c, p), deployment))
+                                           lambda c, p, s=pull: s.run(c, p), deployment,
+                                           cursor=pull._load_cursor))
         faults.point("run.before_outbound")
         for stream in outbound:
             push = OutboundSync(deployment, stream, engine, run_id, gate, sealer, audit)
@@ -246,18 +261,49 @@ def _run(deployment: Deployment, engine: Engine, inbound: list[Stream],
 
 
 def _guarded(stream: Stream, counts: StreamCounts, observer: RunObserver, total: int | None,
-             body: Callable[..., StreamCounts], deployment: Deployment) -> StreamCounts:
-    """Run one stream; a connector failure ends this stream only, with a plain message."""
+             body: Callable[..., StreamCounts], deployment: Deployment,
+             cursor: Callable[[], object] | None = None) -> StreamCounts:
+    """Run one stream; a connector failure ends this stream only, with a plain message.
+    ``cursor``: a source's stored cursor, for the estimate of what its read goes through."""
     observer.stream_started(stream, counts.direction, total)
     system = deployment.systems[stream.system]
+    clock = time.monotonic()
     try:
         with system.connect(deployment.base_dir) as connector:
-            body(connector, lambda n: observer.advance(stream, n))
+            body(connector, _progress(stream, connector, observer, cursor))
     except ConnectorError as exc:
         counts.error = str(exc)
         log.error("stream %s failed: %s", stream.label, exc)
     except HubError as exc:
         counts.error = str(exc)
         log.error("stream %s failed: %s", stream.label, exc)
+    counts.seconds = round(time.monotonic() - clock, 3)
     observer.stream_finished(stream, counts)
     return counts
+
+
+def _progress(stream: Stream, connector: Connector, observer: RunObserver,
+              cursor: Callable[[], object] | None) -> Callable[[int], None]:
+    """The stream's progress callback; a source's size told to the observer first."""
+    size = _size(stream, connector, cursor) if cursor and observer.wants_sizes else None
+    if size is not None:
+        observer.stream_sized(stream, size)
+    if size is None or size.unit == "records":  # the records counted are the progress
+        return lambda n: observer.advance(stream, n)
+
+    def advance(count: int) -> None:
+        observer.advance(stream, count)
+        position = connector.read_progress(stream.spec)
+        if position is not None:
+            observer.reached(stream, position)
+    return advance
+
+
+def _size(stream: Stream, connector: Connector, cursor: Callable[[], object]
+          ) -> ReadSize | None:
+    """What the connector can tell of the read's size; never a reason to fail a stream."""
+    try:
+        return connector.estimate(stream.spec, since=cursor())
+    except Exception as exc:  # noqa: BLE001 - a progress bar is no reason to stop
+        log.debug("no size for %s: %s", stream.label, type(exc).__name__)
+        return None

@@ -64,6 +64,29 @@ class ReadChecks:
             "every record needs a location for error messages"
 
     @needs(READ)
+    def test_size_estimate_is_sane(self, kontor_harness: Harness,
+                                   kontor_connector: Connector) -> None:
+        """``estimate`` (optional: None is fine) gives a non-negative size in records or
+        bytes; in bytes, ``read_progress`` never runs past it and ends at it."""
+        sent = plain_records(kontor_harness, 5)
+        kontor_harness.seed(sent)
+        stream = kontor_harness.stream()
+        size = kontor_connector.estimate(stream)
+        if size is None:
+            return
+        assert size.total >= 0 and size.unit in ("records", "bytes"), size
+        if size.unit == "records" and size.exact:
+            assert size.total == len(sent), "an exact estimate counts what a read returns"
+        seen: list[int] = []
+        for _ in kontor_connector.read(stream, batch_size=2):
+            done = kontor_connector.read_progress(stream)
+            if size.unit == "bytes" and done is not None:
+                seen.append(done)
+        assert seen == sorted(seen), "read_progress only moves forward"
+        if seen and size.exact:
+            assert seen[-1] <= size.total, "read_progress runs past the estimate"
+
+    @needs(READ)
     def test_batches_respect_batch_size(self, kontor_harness: Harness,
                                         kontor_connector: Connector) -> None:
         kontor_harness.seed(plain_records(kontor_harness, 5))

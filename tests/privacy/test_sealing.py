@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from hub.canonical import MODELS, builtin_fields
-from hub.cli import keys_cmd
 from hub.cli.main import app
 from hub.context import open_hub
 from hub.demo import write_demo
@@ -166,10 +165,10 @@ def test_reseal_upgrades_a_legacy_store_batch_by_batch_and_resumes(
             raise RuntimeError("killed")
         return original(self, conn, rows, history)
 
-    monkeypatch.setattr(keys_cmd.GoldenWriter, "reseal", flaky)
+    monkeypatch.setattr(GoldenWriter, "reseal", flaky)
     failed = runner.invoke(app, ["--config", config, "keys", "reseal", "--batch-size", "20"])
     assert failed.exit_code != 0
-    monkeypatch.setattr(keys_cmd.GoldenWriter, "reseal", original)
+    monkeypatch.setattr(GoldenWriter, "reseal", original)
     partly = raw_seal_problems(db)
     assert 0 < len(partly) < len(problems)
 

@@ -184,7 +184,7 @@ def test_a_quarantined_record_exits_2(starter: Path) -> None:
         fh.write("1004,Ada,Lovelace,ada@example.org,not-a-date,gb,yes,,2026-03-16T08:15:00\n")
     result = kontor(starter, "sync")
     assert result.exit_code == 2, result.output
-    assert "Run 1: partial" in result.output and "1 record(s) quarantined" in result.output
+    assert "Run 1: partial" in result.output and "1 record quarantined" in result.output
     assert "nothing changed" not in result.output
 
 
