@@ -64,6 +64,7 @@ def check(
                     connector.check()
                     drift.update(unknown_columns(system, connector))
                     problems += mapped_columns(system, connector, warnings)
+                    problems += unwritable_columns(system, connector)
                 results.append({"system": name, "connector": system.config.connector,
                                 "status": "ok", "detail": ""})
             except (ConnectorError, HubError) as exc:
@@ -172,6 +173,33 @@ def mapped_columns(system: config.System, connector: Connector,
             else:
                 warnings.append({"stream": stream.label, "warning": f"{doc.where(key_path)}: "
                                  f"{key_path}: {message}, in the records sampled"})
+    return problems
+
+
+def unwritable_columns(system: config.System, connector: Connector) -> list[dict[str, str]]:
+    """Target columns a connector cannot write under their names (an XML target needs
+    XML names), at their place in the mapping: found by `check`, not by the first run."""
+    from hub.yamlfile import load_yaml
+
+    refuse = getattr(connector, "refused_fields", None)
+    if refuse is None:
+        return []
+    problems: list[dict[str, str]] = []
+    for stream in system.streams:
+        if stream.config.direction != "outbound":
+            continue
+        columns = _mapping_columns(stream, False)
+        names = [c for _, _, c in columns] + list(stream.spec.key)
+        if not (messages := refuse(names)):
+            continue
+        doc = load_yaml(Path(stream.mapping.source))
+        for message in messages:
+            # the message quotes the column; point at the mapping key that names it
+            key_path = next((k for _, k, c in columns if repr(c) in message or
+                             f"'{c}'" in message), "")
+            problems.append({"file": doc.where(key_path) if key_path else stream.mapping.source,
+                             "path": key_path or f"systems.{system.name}.streams."
+                                                 f"{stream.name}", "problem": message})
     return problems
 
 

@@ -6,6 +6,7 @@ bad field names refuse the batch; a crash or a broken old file never costs the o
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -434,3 +435,16 @@ def test_kontor_sync_feeds_an_xml_target(starter: Path) -> None:
     assert second.exit_code == 0, second.output
     assert _subscribers(target) == {"zoe@example.org": ("Zoë & Ann", "Ødegård")}
     assert b"Zo\xc3\xab &amp; Ann" in target.read_bytes()
+
+
+def test_kontor_check_refuses_a_column_that_is_no_xml_name(starter: Path) -> None:
+    """Found by `check`, at its place in the mapping, not by the first run."""
+    _xml_target(starter)
+    mapping = starter.parent / "mappings" / "mailing_customer.yaml"
+    mapping.write_text(NESTED_MAPPING.replace("name.last", "last name"), encoding="utf-8")
+    checked = CliRunner().invoke(app, ["--config", str(starter), "check", "--json"])
+    assert checked.exit_code == 1, checked.output
+    problems = json.loads(checked.stdout)["problems"]
+    assert len(problems) == 1 and problems[0]["path"].startswith("fields.last_name"), problems
+    assert problems[0]["file"].startswith(str(mapping))
+    assert "field 'last name'" in problems[0]["problem"]
