@@ -8,7 +8,7 @@ order of writes, so stores are compared in a canonical form (bench/race_bench.py
 partition of the (system, source_key) xrefs into golden records, the golden count, each
 golden record's values and supplying systems, and the review pairs, all keyed by xrefs.
 
-``KONTOR_RACE_REPEAT`` sets the repetitions per database; the default, 3, keeps CI quick.
+``KONTOR_RACE_REPEAT`` sets the repetitions per database; the default, 2, keeps CI quick.
 The acceptance run of the issue is 20 (or `bench/race_bench.py --repeat 20`, 8,000
 customers):
 
@@ -32,7 +32,7 @@ from bench.race_bench import (
 )
 from tests.services import fresh_postgres_database
 
-REPEAT = int(os.environ.get("KONTOR_RACE_REPEAT", "3"))
+REPEAT = int(os.environ.get("KONTOR_RACE_REPEAT", "2"))
 #: 2,000 CRM customers make 1,200 billing customers, 480 of them also in the CRM: 20 and
 #: 12 batches of 100, a few seconds a sync. Without the guard, each race here made 18 to
 #: 52 duplicate golden records (SQLite and PostgreSQL).
