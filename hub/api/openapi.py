@@ -10,10 +10,13 @@ take ``AUTHENTICATED`` (401, 403), a route adds ``problems(404, 409, ...)``. Eac
 - FastAPI documents its request validation (422) as ``application/json``; ours is a
   problem, with ``errors`` naming where. A body that is not even text (not UTF-8) gets
   FastAPI's 400, on every route that takes one.
-- Under /scim/ every body is ``application/scim+json`` (RFC 7644 §3.1); errors are SCIM
-  errors (§3.12) and an invalid request is a 400, not a 422. The statuses a SCIM route
-  answers follow from what it takes: any route 401 and 403, an id 404, a body or
-  parameters 400, a write (not a POST /.search) 409 (userName taken), an If-Match 412.
+- Under /scim/ every body is ``application/scim+json`` (RFC 7644 §3.1; a request body
+  may also be ``application/json``); errors are SCIM errors (§3.12) and an invalid
+  request is a 400, not a 422. The statuses a SCIM route answers follow from what it
+  takes: any route 401 and 403, an id 404, a body or parameters 400, a write (not a POST
+  /.search) 409 (userName taken), an If-Match 412. Request bodies are the models of
+  ``hub/api/scim/bodies.py`` as this deployment has them (its Kontor extension), and a
+  PATCH body, which the server checks operation by operation, is its ``ScimPatchOp``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from hub.api.problems import PROBLEM, SCIM_JSON
+from hub.api.scim import bodies
+from hub.api.scim.attributes import kontor_fields
 
 SCHEMAS = "#/components/schemas/"
 _DESCRIPTIONS = {
@@ -39,6 +44,9 @@ _DESCRIPTIONS = {
     428: "`If-Match` is missing: send the record's `ETag`",
     503: "The store cannot be reached",
 }
+_SCIM_400 = ("Invalid request (RFC 7644 §3.12): `scimType` says how (invalidFilter, "
+             "invalidValue, invalidSyntax, invalidPath, noTarget, mutability); `detail` "
+             "names where, never a value")
 
 
 class InvalidField(BaseModel):
@@ -111,18 +119,21 @@ def install(app: FastAPI) -> None:
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:
-            complete(generate())
+            specs = app.state.hub.deployment.fields["employee"]
+            complete(generate(), bodies.documented(specs, kontor_fields(specs)))
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = document  # type: ignore[method-assign]
 
 
-def complete(doc: dict[str, Any]) -> None:
+def complete(doc: dict[str, Any], scim: dict[str, Any] | None = None) -> None:
+    """``scim``: component schemas of the SCIM bodies (``bodies.documented``)."""
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for model in (ProblemDetails, ScimError):
         found = model.model_json_schema(ref_template=SCHEMAS + "{model}")
         schemas.update(found.pop("$defs", {}))
         schemas[model.__name__] = found
+    schemas.update(scim or {})
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
             (_scim if path.startswith("/scim/") else _rest)(path, method, operation)
@@ -147,6 +158,13 @@ def _scim(path: str, method: str, operation: dict[str, Any]) -> None:
         content = response.get("content", {})
         if "application/json" in content:
             content[SCIM_JSON] = content.pop("application/json")
+    body = operation.get("requestBody", {}).get("content", {})
+    if "application/json" in body:
+        if method == "patch":  # the server checks it itself: see bodies.documented
+            body["application/json"]["schema"] = {"$ref": SCHEMAS + "ScimPatchOp"}
+        body[SCIM_JSON] = body["application/json"]
+        operation["requestBody"]["content"] = {SCIM_JSON: body[SCIM_JSON],
+                                               "application/json": body["application/json"]}
     responses.pop("422", None)  # SCIM answers an invalid request 400 (hub/api/problems.py)
     params = operation.get("parameters", [])
     statuses = [401, 403]
@@ -159,6 +177,8 @@ def _scim(path: str, method: str, operation: dict[str, Any]) -> None:
     if any(p["in"] == "header" and p["name"].lower() == "if-match" for p in params):
         statuses.append(412)
     for status in statuses:
+        given = responses.get(str(status), {}).get("description")
+        if status == 400 and given in (None, "Bad Request"):
+            given = _SCIM_400
         responses.setdefault(str(status), {}).update(
-            _error(status, responses.get(str(status), {}).get("description"), SCIM_JSON,
-                   "ScimError"))
+            _error(status, given, SCIM_JSON, "ScimError"))

@@ -4,10 +4,16 @@ response by response (test_schemathesis.py); these pin down its shape."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from hub.api.openapi import ProblemDetails, ScimError
+from hub.api.record_writes import ETAG_PATTERN
+from hub.api.scim import bodies
 from hub.auth.roles import Role
+from hub.context import open_hub
+from hub.demo import write_demo
 from hub.store.db import make_engine
 from tests.api.kit import Served, demo_hub, serve
 
@@ -131,3 +137,65 @@ def test_every_route_says_503_when_the_store_goes_away(tmp_path: Any) -> None:
         assert "master store cannot be used: it is unreachable" in body["detail"], path
         assert "127.0.0.1" not in down.text and "Traceback" not in down.text
     served.hub.engine.dispose()
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
+def test_scim_requests_are_documented_as_the_server_reads_them(served: Served) -> None:
+    doc = served.client.get("/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    assert {r.rsplit("/", 1)[1] for r in _refs(doc)} <= set(schemas)  # every $ref resolves
+    users, one = doc["paths"]["/scim/v2/Users"], doc["paths"]["/scim/v2/Users/{user_id}"]
+    created = users["post"]["requestBody"]["content"]
+    assert list(created) == ["application/scim+json", "application/json"]
+    assert created["application/json"]["schema"]["$ref"].endswith("/ScimUser")
+    assert schemas["ScimUser"]["required"] == ["userName"]
+    # This deployment's Kontor extension: its fields and no others; dates and decimals
+    # read-only (ignored in a POST or PUT, refused in a PATCH).
+    kontor, change = schemas["ScimKontorEmployee"], schemas["ScimKontorEmployeeChange"]
+    assert kontor["additionalProperties"] is False and change["additionalProperties"] is False
+    assert {"iban", "national_id", "hire_date", "salary"} <= set(kontor["properties"])
+    assert kontor["properties"]["hire_date"]["readOnly"] is True
+    assert "iban" in change["properties"] and "hire_date" not in change["properties"]
+    body = one["patch"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/ScimPatchOp"}
+    operations = schemas["ScimPatchOp"]["properties"]["Operations"]
+    assert operations["minItems"] == 1 and schemas["ScimPatchOp"]["required"] == ["Operations"]
+    kinds = {r["$ref"].rsplit("/", 1)[1] for r in operations["items"]["anyOf"]}
+    assert {"ScimSetString", "ScimSetUserName", "ScimRemove", "ScimSetAttributes"} <= kinds
+    assert "ScimSetInteger" not in kinds  # the demo has no integer field to write
+    for method in ("put", "patch", "delete"):
+        if_match = next(p for p in one[method]["parameters"] if p["name"] == "if-match")
+        assert not if_match["required"] and if_match["schema"]["pattern"] == ETAG_PATTERN
+        assert {"400", "412"} <= set(one[method]["responses"])
+    listed = {p["name"]: p["schema"] for p in users["get"]["parameters"]}
+    assert (listed["filter"]["format"], listed["sortBy"]["format"]) == \
+        ("scim-filter", "scim-sort-by")
+    assert "scimType" in users["get"]["responses"]["400"]["description"]
+    used = set(re.findall(r'"format": "([^"]+)"', json.dumps(doc)))
+    assert used - {"date", "date-time"} <= set(bodies.FORMATS)
+
+
+def test_scim_patch_operations_follow_the_deployments_fields(tmp_path: Any) -> None:
+    summary = write_demo(tmp_path / "hub", customers=10, employees=2, seed=7)
+    summary.config.write_text(summary.config.read_text(encoding="utf-8") + (
+        "\ncustom_fields:\n  employee:\n"
+        "    badge: {type: int, category: user.workplace}\n"
+        "    seen_at: {type: datetime, category: user.workplace}\n"), encoding="utf-8")
+    served = serve(open_hub(summary.config))
+    try:
+        schemas = served.client.get("/openapi.json").json()["components"]["schemas"]
+    finally:
+        served.hub.close()
+    kinds = {r["$ref"].rsplit("/", 1)[1]
+             for r in schemas["ScimPatchOp"]["properties"]["Operations"]["items"]["anyOf"]}
+    assert {"ScimSetInteger", "ScimSetDateTime"} <= kinds
+    badge = schemas["ScimKontorEmployee"]["properties"]["badge"]
+    assert {"type": "integer"} in badge["anyOf"]

@@ -2,9 +2,8 @@
 Kontor API: uvicorn on a 127.0.0.1 port, a system token, the demo deployment.
 
 scim2-tester reads the discovery documents, then creates, reads, searches, replaces,
-patches (add, replace, remove of every attribute) and deletes Users with random values.
-Every check must pass but the one in ``DISAGREED``, where the suite and RFC 7643 part ways
-(see there). Run alone: ``.venv/bin/python -m pytest -q -p no:cacheprovider -s
+patches (add, replace, remove of every optional attribute) and deletes Users with random
+values. Every check must pass. Run alone: ``.venv/bin/python -m pytest -q -p no:cacheprovider -s
 tests/api/test_scim_conformance.py`` (``-s`` prints every check).
 """
 
@@ -27,16 +26,16 @@ from tests.api.kit import serve
 from tests.web.browser import running
 
 PASSED = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 # A custom employee field, so the suite also writes through Kontor's extension: in the
 # stock demo the system role may only read that extension (dates, a masked IBAN).
 CUSTOM = "\ncustom_fields:\n  employee:\n    cost_center: {type: str, category: user.workplace}\n"
-# (check, attribute): where the suite expects what RFC 7643 leaves to the service provider.
 # `active` follows the termination date (RFC 7643 §4.1.1: "The definitive meaning of this
-# attribute is determined by the service provider"), so a User is always active or not;
-# removing it cannot leave it unassigned, and the server says so with 400 "mutability"
-# (RFC 7644 §3.5.2: an operation the attribute's state does not allow is an error), where
-# the suite wants it gone from the User.
-DISAGREED = {("check_remove_attribute", "active")}
+# attribute is determined by the service provider"), so a User always has it: /Schemas
+# declares it required, and removing it is refused with 400 "mutability" (RFC 7644 §3.5.2:
+# an operation must be compatible with the attribute's schema). The suite adds and removes
+# optional attributes only, so it replaces `active` but no longer tries to remove it.
+REQUIRED = {"userName", "active"}
 
 
 class HttpxScimClient(BaseSyncSCIMClient):
@@ -83,6 +82,7 @@ def test_scim2_tester_passes_every_check(tmp_path: Path) -> None:
                 base_url=f"{base}/scim/v2/", headers=served.auth(Role.SYSTEM),
                 timeout=30) as http:
             results = check_server(HttpxScimClient(http))
+            schema = http.get(f"Schemas/{CORE}").json()
     finally:
         hub.close()
 
@@ -90,10 +90,8 @@ def test_scim2_tester_passes_every_check(tmp_path: Path) -> None:
           f"{dict(Counter(r.status.name for r in results))}")
     for result in results:
         print(" ", _line(result))
-    failed = [r for r in results if r.status not in PASSED
-              and (r.title, _attribute(r)) not in DISAGREED]
-    disagreed = {(r.title, _attribute(r)) for r in results if r.status not in PASSED} - \
-        {(r.title, _attribute(r)) for r in failed}
+    failed = [r for r in results if r.status not in PASSED]
     assert not failed, "scim2-tester checks failed:\n" + "\n".join(map(_line, failed))
-    assert disagreed == DISAGREED, "the suite now agrees: drop these from DISAGREED"
     assert len(results) >= 70  # every phase ran: discovery, CRUD, search, each PATCH path
+    assert ("check_replace_attribute", "active") in {(r.title, _attribute(r)) for r in results}
+    assert {a["name"] for a in schema["attributes"] if a["required"]} == REQUIRED

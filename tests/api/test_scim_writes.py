@@ -102,8 +102,8 @@ def test_patch_errors(fresh: Served) -> None:
     cases = [
         ({"op": "jump", "path": "title"}, 400, "invalidSyntax"),
         ({"op": "remove"}, 400, "noTarget"),
-        ({"op": "replace", "path": 'emails[type eq "other" and value pr]', "value": "x"},
-         400, "noTarget"),
+        ({"op": "replace", "path": 'emails[type eq "other" and value pr]',
+          "value": "x@example.org"}, 400, "noTarget"),
         ({"op": "replace", "path": "id", "value": "E-1"}, 400, "mutability"),
         ({"op": "replace", "path": "title[", "value": "x"}, 400, "invalidPath"),
         ({"op": "replace", "path": "CANARY_attr", "value": "x"}, 400, "invalidPath"),

@@ -13,7 +13,9 @@ import copy
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from hub.api.scim import bodies
 from hub.api.scim.attributes import (
+    CORE,
     ENTERPRISE,
     KONTOR,
     LOWER_URIS,
@@ -82,6 +84,8 @@ def _target(doc: dict[str, Any], path: AttrPath, kontor: Iterable[str]
             ) -> tuple[dict[str, Any], str, str]:
     """(container, attribute name, key) for a path; whole extensions are their own key."""
     whole = f"{path.uri}:{path.attr}".lower() if path.uri else None
+    if whole == CORE.lower():
+        raise FilterError("the core schema is no attribute")
     if whole in LOWER_URIS and not path.sub:
         return doc, whole, ("enterprise" if whole == ENTERPRISE.lower() else "kontor")
     key = attr_key(path, kontor)
@@ -106,7 +110,8 @@ def _put(container: dict[str, Any], name: str, value: Any, *, add: bool) -> None
 
 
 def _apply_one(doc: dict[str, Any], op: str, pp: PatchPath, value: Any,
-               kontor: Iterable[str], read_only: Collection[str]) -> set[str]:
+               kontor: Iterable[str], read_only: Collection[str],
+               extension: bodies.KontorModels | None) -> set[str]:
     container, name, key = _target(doc, pp.path, kontor)
     keys = {key}
     if key in ("enterprise", "kontor") and op != "remove" and isinstance(value, dict):
@@ -119,6 +124,17 @@ def _apply_one(doc: dict[str, Any], op: str, pp: PatchPath, value: Any,
         raise PatchError("active cannot be removed: replace it with true or false",
                          "mutability")
     sub = pp.sub.lower() if pp.sub else None
+    if pp.where is None and pp.path.sub and name in MULTI_VALUED:
+        # emails.value names the values of every email: say which (emails[type eq "work"]).
+        raise PatchError("a sub-attribute of a multi-valued attribute needs a value filter",
+                         "invalidPath")
+    if op != "remove":
+        kind = bodies.value_model(key, filtered=pp.where is not None, sub=sub,
+                                  kontor=extension)
+        wrong = bodies.check_value(kind, value) if kind is not None else None
+        if wrong is not None:
+            where = key if wrong == "value" else f"{key} ({wrong})"
+            raise PatchError(f"the value does not fit {where}", "invalidValue")
     if pp.where is not None:
         items = container.get(name)
         items = items if isinstance(items, list) else []
@@ -157,10 +173,12 @@ def _apply_one(doc: dict[str, Any], op: str, pp: PatchPath, value: Any,
 
 
 def apply(doc: dict[str, Any], operations: Any, kontor: Iterable[str],
-          read_only: Collection[str] = ()) -> tuple[dict[str, Any], set[str]]:
+          read_only: Collection[str] = (), extension: bodies.KontorModels | None = None
+          ) -> tuple[dict[str, Any], set[str]]:
     """The patched copy of ``doc`` and the attribute keys the operations touched.
 
-    ``read_only``: more attribute keys (``kontor:hire_date``) no operation may change."""
+    ``read_only``: more attribute keys (``kontor:hire_date``) no operation may change;
+    ``extension``: the deployment's Kontor extension, whose values each must fit."""
     if not isinstance(operations, list) or not operations:
         raise PatchError("Operations must be a non-empty list", "invalidSyntax")
     kontor = list(kontor)
@@ -174,6 +192,8 @@ def apply(doc: dict[str, Any], operations: Any, kontor: Iterable[str],
         if op not in ("add", "replace", "remove"):
             raise PatchError(f"operation {number}: op must be add, replace or remove",
                              "invalidSyntax")
+        if op != "remove" and "value" not in raw:
+            raise PatchError(f"operation {number}: {op} needs a value", "invalidValue")
         value = lower_keys(raw.get("value"))
         path = raw.get("path")
         try:
@@ -186,12 +206,13 @@ def apply(doc: dict[str, Any], operations: Any, kontor: Iterable[str],
                 for attr, item in nest_extensions(value).items():
                     pp = parse_path(attr) if attr not in LOWER_URIS else \
                         PatchPath(AttrPath(attr.rpartition(":")[0], attr.rpartition(":")[2]))
-                    touched |= _apply_one(doc, op, pp, item, kontor, read_only)
+                    touched |= _apply_one(doc, op, pp, item, kontor, read_only, extension)
             else:
                 if not isinstance(path, str):
                     raise PatchError(f"operation {number}: path must be a string",
                                      "invalidPath")
-                touched |= _apply_one(doc, op, parse_path(path), value, kontor, read_only)
+                touched |= _apply_one(doc, op, parse_path(path), value, kontor, read_only,
+                                      extension)
         except FilterError:
             raise PatchError(f"operation {number}: path is not a known attribute path",
                              "invalidPath") from None

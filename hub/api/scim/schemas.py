@@ -47,7 +47,12 @@ def _user_attributes() -> list[dict[str, Any]]:
         _attr("name", "complex", sub=[_attr("givenName"), _attr("familyName")]),
         _attr("displayName", mutability="readOnly"),
         _attr("title"),
-        _attr("active", "boolean", description="false once the termination date has passed"),
+        # Required: it follows the termination date, so a User always has it (true when
+        # none is given); removing it is refused (RFC 7644 §3.5.2: an operation must be
+        # compatible with the attribute's schema).
+        _attr("active", "boolean", required=True,
+              description="false once the termination date has passed; true when not "
+                          "given"),
         _attr("emails", "complex", multi=True, sub=_typed_values(
             "Email address; the one of type work (else one marked primary, else the "
             "first untyped one) is the work email",

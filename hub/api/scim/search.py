@@ -1,19 +1,14 @@
 """One SCIM query, from URL parameters or from a SearchRequest body (RFC 7644 §3.4.3).
 
-A body's problems are 400 ``invalidValue`` errors naming the parameter, never its value.
+A body is a ``bodies.ScimSearchRequest``: its problems are 400 ``invalidValue`` errors
+naming the member, never its value.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from hub.api.scim.render import ScimProblem
-
-_INT = 2**31
-# Parameter names as RFC 7644 spells them, by their lower case (names are case-insensitive).
-_NAMES = {n.lower(): n for n in ("filter", "sortBy", "sortOrder", "startIndex", "count",
-                                 "attributes", "excludedAttributes")}
+from hub.api.scim.bodies import ScimSearchRequest
 
 
 @dataclass(frozen=True)
@@ -27,40 +22,12 @@ class Search:
     excluded: str | None = None
 
 
-def _bad(key: str, what: str) -> ScimProblem:
-    return ScimProblem(f"{_NAMES[key]} must be {what}", scim_type="invalidValue")
+def from_model(body: ScimSearchRequest) -> Search:
+    """The query a SearchRequest body states (validated by its model)."""
+    def names(value: list[str] | None) -> str | None:
+        return None if value is None else ",".join(value)
 
-
-def from_body(body: dict[str, Any]) -> Search:
-    """The query a SearchRequest body states; other members (``schemas``) are ignored."""
-    got = {str(k).lower(): v for k, v in body.items()}
-
-    def text(key: str, limit: int) -> str | None:
-        value = got.get(key)
-        if value is not None and (not isinstance(value, str) or len(value) > limit):
-            raise _bad(key, f"a string of at most {limit} characters")
-        return value
-
-    def names(key: str) -> str | None:
-        value = got.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) \
-                or sum(len(v) + 1 for v in value) > 1000:
-            raise _bad(key, "a list of attribute names, 1000 characters in all")
-        return ",".join(value)
-
-    def number(key: str, default: int) -> int:
-        value = got.get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int) or not -_INT <= value <= _INT:
-            raise _bad(key, "an integer")
-        return value
-
-    order = got.get("sortorder") or "ascending"
-    if order not in ("ascending", "descending"):
-        raise _bad("sortorder", "ascending or descending")
-    return Search(text("filter", 4000), text("sortby", 200), order == "descending",
-                  number("startindex", 1), number("count", 100), names("attributes"),
-                  names("excludedattributes"))
+    return Search(body.filter, body.sortBy, body.sortOrder == "descending",
+                  1 if body.startIndex is None else body.startIndex,
+                  100 if body.count is None else body.count,
+                  names(body.attributes), names(body.excludedAttributes))

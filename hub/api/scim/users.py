@@ -7,14 +7,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import func, select
 
 from hub.api.deps import HubDep, disclosure
-from hub.api.scim import render, schemas
+from hub.api.scim import bodies, render, schemas
 from hub.api.scim.attributes import ENTERPRISE, KONTOR, LOWER_URIS, attr_key
 from hub.api.scim.filter import FilterError, parse, split_attr
 from hub.api.scim.query import Translator
-from hub.api.scim.search import Search, from_body
+from hub.api.scim.search import Search, from_model
 from hub.api.security import ScimCaller
 from hub.api.writes import load
 from hub.auth.tokens import Caller
@@ -24,14 +25,25 @@ from hub.store import bulk
 
 router = APIRouter(prefix="/scim/v2", tags=["scim"])
 IdPath = Annotated[str, Path(max_length=32, description="The User's id (golden id)")]
-AttrList = Annotated[str | None, Query(max_length=1000,
-                                       description="Comma-separated attribute names")]
+# Optional parameters are documented as strings: a query or header has no null.
+AttrList = Annotated[str | SkipJsonSchema[None], Query(
+    max_length=1000, description="Comma-separated attribute names to return (with id, "
+                                 "schemas, meta); names naming none are ignored")]
+Excluded = Annotated[str | SkipJsonSchema[None], Query(
+    alias="excludedAttributes", max_length=1000,
+    description="Comma-separated attribute names not to return; names naming none are "
+                "ignored")]
 _ALWAYS = {"id", "schemas", "meta"}
 
 
 def project(user: dict[str, Any], attributes: str | None, excluded: str | None,
             kontor: list[str]) -> dict[str, Any]:
-    """Keep (``attributes``) or drop (``excludedAttributes``) top-level attributes."""
+    """Keep (``attributes``) or drop (``excludedAttributes``) top-level attributes.
+
+    A name that names no attribute of a User is ignored: it selects nothing. RFC 7644
+    §3.9 asks for no error, and clients ask for attributes of RFC 7643 this server does
+    not keep (nickName, groups).
+    """
     def keys(text: str) -> set[str]:
         out = set()
         for name in filter(None, (n.strip() for n in text.split(","))):
@@ -41,8 +53,7 @@ def project(user: dict[str, Any], attributes: str | None, excluded: str | None,
             try:
                 out.add(attr_key(split_attr(name), kontor).split(".")[0])
             except FilterError:
-                raise render.ScimProblem("attributes names an unknown attribute",
-                                         scim_type="invalidValue") from None
+                continue
         return out
 
     def key_of(attr: str) -> str:
@@ -60,20 +71,21 @@ def project(user: dict[str, Any], attributes: str | None, excluded: str | None,
 @router.get("/Users", summary="List Users: filter, sortBy/sortOrder, startIndex/count")
 def list_users(
     request: Request, caller: ScimCaller, hub: HubDep,
-    filter_: Annotated[str | None, Query(alias="filter", max_length=4000)] = None,
-    sort_by: Annotated[str | None, Query(alias="sortBy", max_length=200)] = None,
+    filter_: Annotated[bodies.FilterText | SkipJsonSchema[None], Query(
+        alias="filter", max_length=4000, description=bodies.FORMATS["scim-filter"])] = None,
+    sort_by: Annotated[bodies.SortByText | SkipJsonSchema[None], Query(
+        alias="sortBy", max_length=200, description=bodies.FORMATS["scim-sort-by"])] = None,
     sort_order: Annotated[Literal["ascending", "descending"],
                           Query(alias="sortOrder")] = "ascending",
     start_index: Annotated[int, Query(alias="startIndex", ge=-2**31, le=2**31)] = 1,
     count: Annotated[int, Query(ge=-2**31, le=2**31)] = 100,
-    attributes: AttrList = None,
-    excluded: Annotated[str | None, Query(alias="excludedAttributes", max_length=1000)] = None,
+    attributes: AttrList = None, excluded: Excluded = None,
 ) -> JSONResponse:
     return _search(request, caller, hub, Search(filter_, sort_by, sort_order == "descending",
                                                 start_index, count, attributes, excluded))
 
 
-SearchBody = Annotated[dict[str, Any], Body(description=(
+SearchBody = Annotated[bodies.ScimSearchRequest, Body(description=(
     "A SearchRequest (RFC 7644 §3.4.3): filter, sortBy, sortOrder, startIndex, count, "
     "attributes, excludedAttributes"))]
 
@@ -81,13 +93,13 @@ SearchBody = Annotated[dict[str, Any], Body(description=(
 @router.post("/Users/.search", summary="Search Users, the query in the body")
 def search_users(body: SearchBody, request: Request, caller: ScimCaller, hub: HubDep
                  ) -> JSONResponse:
-    return _search(request, caller, hub, from_body(body))
+    return _search(request, caller, hub, from_model(body))
 
 
 @router.post("/.search", summary="Search every resource type (Users are the only one)")
 def search_all(body: SearchBody, request: Request, caller: ScimCaller, hub: HubDep
                ) -> JSONResponse:
-    return _search(request, caller, hub, from_body(body))
+    return _search(request, caller, hub, from_model(body))
 
 
 def _search(request: Request, caller: Caller, hub: Hub, query: Search) -> JSONResponse:
@@ -121,10 +133,10 @@ def _search(request: Request, caller: Caller, hub: Hub, query: Search) -> JSONRe
 @router.get("/Users/{user_id}", summary="One User",
             responses={304: {"description": "Not modified (If-None-Match)"}})
 def get_user(user_id: IdPath, request: Request, caller: ScimCaller, hub: HubDep,
-             attributes: AttrList = None,
-             excluded: Annotated[str | None, Query(alias="excludedAttributes",
-                                                   max_length=1000)] = None,
-             if_none_match: Annotated[str | None, Header(max_length=40)] = None) -> Response:
+             attributes: AttrList = None, excluded: Excluded = None,
+             if_none_match: Annotated[str | SkipJsonSchema[None], Header(
+                 max_length=40, description='The ETag you hold, e.g. W/"3": 304 when '
+                                            'it is current')] = None) -> Response:
     with hub.engine.connect() as conn:
         row = load(conn, hub.sealer, render.ENTITY, user_id)
         tag = render.weak_etag(row["version"])

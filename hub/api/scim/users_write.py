@@ -1,8 +1,9 @@
 """SCIM Users, write side: create, replace, patch, delete — as the ``scim`` source.
 
 ``If-Match`` is optional here (identity providers rarely send it) but honoured: a stale
-version gets 412. A client writes only fields its role sees in clear, as in the REST API.
-userName is unique regardless of case (RFC 7643 §4.1.1); a taken one gets 409 uniqueness.
+version gets 412, one that is no entity tag 400. A client writes only fields its role sees
+in clear, as in the REST API. userName is unique regardless of case (RFC 7643 §4.1.1); a
+taken one gets 409 uniqueness. Bodies are checked as ``bodies.py`` documents them.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Connection, func, select
 
 from hub.api import writes
 from hub.api.deps import disclosure
 from hub.api.disclosure import Disclosure, business_values
 from hub.api.problems import Conflict, Forbidden, PreconditionFailed
-from hub.api.record_writes import parse_if_match
-from hub.api.scim import patch, render
+from hub.api.record_writes import ETAG_PATTERN, parse_if_match
+from hub.api.scim import bodies, patch, render
 from hub.api.scim.attributes import (
     CORE_FIELDS,
     ENTERPRISE,
@@ -37,8 +40,16 @@ from hub.store import bulk
 
 router = APIRouter(prefix="/scim/v2", tags=["scim"])
 IdPath = Annotated[str, Path(max_length=32, description="The User's id (golden id)")]
-IfMatch = Annotated[str | None, Header(max_length=40, description='e.g. W/"3"')]
-UserBody = Annotated[dict[str, Any], Body(description="A SCIM User")]
+# Optional, so documented as a string (a header has no null); malformed: 400.
+IfMatch = Annotated[Annotated[str, Field(max_length=40, pattern=ETAG_PATTERN,
+                                         json_schema_extra={"format": "entity-tag"})]
+                    | SkipJsonSchema[None],
+                    Header(description='The ETag of the version you based this on, '
+                                       'e.g. W/"3"; optional')]
+UserBody = Annotated[bodies.ScimUser, Body(description="A SCIM User")]
+# A PATCH body is checked operation by operation (patch.py), for exact SCIM error types;
+# hub/api/openapi.py documents it as bodies.documented's ScimPatchOp.
+PatchBody = Annotated[dict[str, Any], Body(description="A SCIM PatchOp")]
 # Exact duplicates, refused inside the write's own transaction (see _check_user_name).
 UNIQUE = ("user_name", "work_email")
 
@@ -51,6 +62,21 @@ def _writable(view: Disclosure, fields: Iterable[str]) -> None:
 
 def _source(caller: Any) -> writes.WriteSource:
     return writes.WriteSource("scim", caller)
+
+
+def _extension(hub: Hub) -> bodies.KontorModels:
+    return bodies.kontor_models(hub.deployment.fields[render.ENTITY], render.kontor(hub))
+
+
+def _plain(hub: Hub, body: bodies.ScimUser) -> dict[str, Any]:
+    """The User as sent (names spelled as RFC 7643 does), for ``from_scim``; Kontor's
+    extension held against this deployment's fields."""
+    sent = body.model_dump(by_alias=True, exclude_unset=True)
+    wrong = bodies.check_value(_extension(hub).whole | None, sent.get(KONTOR))
+    if wrong is not None:
+        raise render.ScimProblem(f"invalid request: body.{KONTOR}.{wrong}",
+                                 scim_type="invalidValue")
+    return sent
 
 
 def _read(hub: Hub, body: dict[str, Any], *, whole: bool = True) -> Any:
@@ -108,7 +134,7 @@ def _answer(request: Request, view: Disclosure, row: dict[str, Any], status: int
 def create_user(body: UserBody, request: Request, caller: ScimCaller) -> JSONResponse:
     hub: Hub = request.app.state.hub
     view = disclosure(request, caller, "scim")
-    got = _read(hub, body)
+    got = _read(hub, _plain(hub, body))
     with hub.engine.connect() as conn:
         values = render.resolve(conn, hub, got, None)
         _named(values)
@@ -144,7 +170,8 @@ def replace_user(user_id: IdPath, body: UserBody, request: Request, caller: Scim
     hub: Hub = request.app.state.hub
     view = disclosure(request, caller, "scim")
     version = parse_if_match(if_match, required=False)
-    got = _read(hub, body)
+    sent = _plain(hub, body)
+    got = _read(hub, sent)
     with hub.engine.connect() as conn:
         current = writes.load(conn, hub.sealer, render.ENTITY, user_id)
         values = render.resolve(conn, hub, got, current)
@@ -155,7 +182,7 @@ def replace_user(user_id: IdPath, body: UserBody, request: Request, caller: Scim
     # Fields the client may see and left out are cleared, with those the input clears
     # (``active``: the termination date); hidden ones stay as they are.
     stated_none = {f for f, v in values.items() if v is None}
-    clear = sorted(f for f in _replaced_fields(hub, body) | stated_none
+    clear = sorted(f for f in _replaced_fields(hub, sent) | stated_none
                    if f not in given and view.in_clear(render.ENTITY, f))
     row = writes.update(hub, render.ENTITY, user_id, expected_version=version, values=given,
                         clear=clear, source=_source(caller), unique=UNIQUE)
@@ -164,12 +191,15 @@ def replace_user(user_id: IdPath, body: UserBody, request: Request, caller: Scim
 
 @router.patch("/Users/{user_id}", summary="Change a User with PATCH operations")
 def patch_user(user_id: IdPath, request: Request, caller: ScimCaller,
-               body: Annotated[dict[str, Any], Body(description="A SCIM PatchOp")],
-               if_match: IfMatch = None) -> JSONResponse:
+               body: PatchBody, if_match: IfMatch = None) -> JSONResponse:
     hub: Hub = request.app.state.hub
     view = disclosure(request, caller, "scim")
     version = parse_if_match(if_match, required=False)
-    operations = {str(k).lower(): v for k, v in body.items()}.get("operations")
+    envelope = {str(k).lower(): v for k, v in body.items()}
+    if bodies.check_value(list[bodies.Text] | None, envelope.get("schemas")) is not None:
+        raise render.ScimProblem("schemas must be a list of schema URIs",
+                                 scim_type="invalidSyntax")
+    operations = envelope.get("operations")
     names = render.kontor(hub)
     with hub.engine.connect() as conn:
         current = writes.load(conn, hub.sealer, render.ENTITY, user_id)
@@ -178,7 +208,7 @@ def patch_user(user_id: IdPath, request: Request, caller: ScimCaller,
         doc = lower_keys(render.internal_user(conn, hub, current, render.base_url(request)))
         fixed = {f"kontor:{f.lower()}" for f in render.kontor_read_only(hub)}
         try:
-            patched, touched = patch.apply(doc, operations, names, fixed)
+            patched, touched = patch.apply(doc, operations, names, fixed, _extension(hub))
         except patch.PatchError as exc:
             raise render.ScimProblem(str(exc), scim_type=exc.scim_type) from None
         try:
