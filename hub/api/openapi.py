@@ -126,6 +126,10 @@ def install(app: FastAPI) -> None:
     app.openapi = document  # type: ignore[method-assign]
 
 
+_STORE_DOWN = ("The master store cannot be used (down, read-only or full): try again after "
+               "Retry-After")
+
+
 def complete(doc: dict[str, Any], scim: dict[str, Any] | None = None) -> None:
     """``scim``: component schemas of the SCIM bodies (``bodies.documented``)."""
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
@@ -136,7 +140,12 @@ def complete(doc: dict[str, Any], scim: dict[str, Any] | None = None) -> None:
     schemas.update(scim or {})
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
-            (_scim if path.startswith("/scim/") else _rest)(path, method, operation)
+            scim_route = path.startswith("/scim/")
+            (_scim if scim_route else _rest)(path, method, operation)
+            # Any route that reads the store answers 503 while it is down (problems.py).
+            operation["responses"].setdefault("503", _error(
+                503, _STORE_DOWN, SCIM_JSON if scim_route else PROBLEM,
+                "ScimError" if scim_route else "ProblemDetails"))
             operation["responses"] = dict(sorted(operation["responses"].items()))
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)  # FastAPI's 422 body, which this API never sends
