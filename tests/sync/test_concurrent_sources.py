@@ -68,8 +68,13 @@ def test_two_sources_at_once_equal_one_after_the_other(demo: Path, new_store: Ne
     assert len(shared) > 400, "the demo must have customers in both systems"
     refs = {"crm then billing": reference}
 
-    failures, interleaved = [], []
-    for i in range(1, REPEAT + 1):
+    failures: list[str] = []
+    interleaved: list[float] = []
+    i = 0
+    # On a busy machine (the other test worker) two syncs may run one after the other:
+    # race again, a few times at most, until at least one race really overlapped.
+    while i < REPEAT or (max(interleaved) <= 0 and i < REPEAT + 4):
+        i += 1
         race = run(SYSTEMS, concurrent=True)
         interleaved.append(race.interleaved)
         if race.problems():
@@ -86,7 +91,7 @@ def test_two_sources_at_once_equal_one_after_the_other(demo: Path, new_store: Ne
         other = refs["billing then crm"].snapshot
         orders = ("\n(billing then crm vs crm then billing: "
                   f"{other.differences(reference.snapshot)})")
-    assert not failures, (f"{len(failures)} of {REPEAT} races differ from the sequential "
+    assert not failures, (f"{len(failures)} of {i} races differ from the sequential "
                           "runs:\n" + "\n".join(failures) + orders)
     assert max(interleaved) > 0, (
         f"the two syncs' batches never overlapped (overlaps {interleaved} s): no race was "
