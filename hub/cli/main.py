@@ -49,6 +49,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                 "cross-system conflicts, per field.")),
     "dedupe": ("quality_cmd", "dedupe",
                "Duplicate clusters inside one source, by the matching rules; writes nothing."),
+    "matching": ("matching_cmd", "app", ("Train the matching model without labels; measure "
+                 "it against known pairs.")),
     "serve": ("serve_cmd", "serve", ("Serve the REST API (OpenAPI docs at /docs), run the "
               "scheduled sync jobs, and deliver changes to their targets as they happen.")),
     "tokens": ("tokens_cmd", "app",

@@ -30,6 +30,7 @@ from hub.audit.record import AuditLog
 from hub.canonical import MODELS
 from hub.config import Deployment
 from hub.golden.rows import split_fields, values_of
+from hub.matching import fs_model
 from hub.matching import settings as mm
 from hub.matching.matcher import Matcher
 from hub.store import bulk, goldens, outbox
@@ -69,7 +70,8 @@ def matcher_for(deployment: Deployment, entity: str, keyring: Keyring | None = N
                 ) -> Matcher:
     cfg = deployment.config
     return Matcher(entity, mm.matching_for(cfg, entity), mm.rules_for(cfg, entity),
-                   key_digest(deployment, keyring))
+                   key_digest(deployment, keyring),
+                   fs_model.for_deployment(deployment.base_dir, entity))
 
 
 def survivorship(deployment: Deployment, entity: str) -> Survivorship:

@@ -8,6 +8,8 @@
    key (name prefix + birth date, name prefix + postal code, phone suffix, ...), in the
    store and inside the batch. At or above ``auto_merge`` -> *unlinked*; between
    ``review`` and ``auto_merge`` -> *disputed* (reaction ``on_disputed``); below -> new.
+   With a trained model (``kontor matching train``, ``hub/matching/fs_model.py``) its
+   match probability and its thresholds decide instead of the fixed scoring.
 4. Everything else is *unmatched*: a new golden record (reaction ``on_unmatched``).
    Records of one batch that match each other share one new golden record.
 
@@ -25,7 +27,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
+from hub.matching import fs_compare as fc
 from hub.matching import profile as prof
+from hub.matching.fs_model import Model
 from hub.matching.score import explain, score_pairs
 from hub.matching.settings import EntityMatching
 from hub.records import Incoming
@@ -56,8 +60,9 @@ class Matcher:
     """Matching for one entity, as configured; ``keys_of`` gives what to store per golden."""
 
     def __init__(self, entity: str, settings: EntityMatching, rules: list[list[str]],
-                 digest: ms.KeyDigest):
+                 digest: ms.KeyDigest, model: Model | None = None):
         self.entity = entity
+        self.model = model  # trained Fellegi-Sunter model: its scores replace score_pairs
         self.settings = settings
         self.rules = rules
         self.digest = digest
@@ -189,13 +194,22 @@ class Matcher:
                 in_batch[d].append(n)
         stored = [self._ranked(ds, found) for ds in blocks]
         peers = [self._ranked(ds, in_batch, n) for n, ds in enumerate(blocks)]
-        golden = self._golden_profiles(conn, sorted({g for c in stored for g in c}))
+        ids = sorted({g for c in stored for g in c})
+        golden: Mapping[str, Any] = self._golden_profiles(conn, ids) if self.model is None \
+            else self._golden_rows(conn, ids)
         pairs = [(n, g) for n, c in enumerate(stored) for g in c if g in golden] + \
             [(n, m) for n, c in enumerate(peers) for m in c]
-        left = [profiles[n] for n, _ in pairs]
-        right = [golden[o] if isinstance(o, str) else profiles[o] for _, o in pairs]
-        probability, evidence = score_pairs(left, right, self.weights)
-        auto, review = self.fuzzy.auto_merge, self.fuzzy.review
+        if self.model is not None:
+            probability, why = self._model_scores(items, golden, pairs)
+            auto, review = self.model.auto_merge, self.model.review
+        else:
+            left = [profiles[n] for n, _ in pairs]
+            right = [golden[o] if isinstance(o, str) else profiles[o] for _, o in pairs]
+            probability, evidence = score_pairs(left, right, self.weights)
+            auto, review = self.fuzzy.auto_merge, self.fuzzy.review
+
+            def why(k: int) -> dict[str, str]:
+                return explain(evidence, k)
         best: dict[int, tuple[float, str, int]] = {}
         for hit in np.flatnonzero(probability >= review):
             k = int(hit)
@@ -208,18 +222,42 @@ class Matcher:
                 groups.union(other, n)
             elif self.settings.on_disputed == "review":
                 items[n].extra["situation"] = "disputed"
-                items[n].extra.setdefault("review", []).append(
-                    (("group", other), s, explain(evidence, k)))
+                items[n].extra.setdefault("review", []).append((("group", other), s, why(k)))
         for n, (s, g, k) in best.items():
             item = items[n]
             if s >= auto or self.settings.on_disputed == "link":
                 item.golden_id = g
                 item.extra["situation"] = "unlinked"
-                item.extra["matched_by"] = {"score": round(s, 4), **explain(evidence, k)}
+                item.extra["matched_by"] = {"score": round(s, 4), **why(k)}
             else:
                 item.extra["situation"] = "disputed"
                 if self.settings.on_disputed == "review":
-                    item.extra.setdefault("review", []).append((g, s, explain(evidence, k)))
+                    item.extra.setdefault("review", []).append((g, s, why(k)))
+
+    def _golden_rows(self, conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The candidate golden records' values (retired ones left out), for the model."""
+        rows = ms.fetch_columns(conn, self.entity, ids, list(prof.FIELDS))
+        for g in ms.retired_ids(conn, self.entity, list(rows)):
+            rows.pop(g, None)
+        return rows
+
+    def _model_scores(self, items: list[Incoming], golden: Mapping[str, Any],
+                      pairs: list[tuple[int, Any]]) -> tuple[np.ndarray, Any]:
+        """The model's match probability per pair, and its levels per pair for review."""
+        assert self.model is not None
+        model = self.model
+        position = {g: len(items) + n for n, g in enumerate(golden)}
+        frame = fc.Frame([i.values for i in items] + list(golden.values()), self.entity)
+        left = np.array([n for n, _ in pairs], dtype=np.int64)
+        right = np.array([position[o] if isinstance(o, str) else o for _, o in pairs],
+                         dtype=np.int64)
+        g = fc.gammas(frame, left, right)
+        version = model.version  # a hash of the whole model: once, not per pair
+
+        def why(k: int) -> dict[str, str]:
+            return {"model": version, **{c: level for c, level, _ in
+                                                model.explain(g[k])[1:] if level != "null"}}
+        return model.probability(g), why
 
     @staticmethod
     def _assign_groups(items: list[Incoming], groups: _Groups) -> int:

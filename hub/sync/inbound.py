@@ -278,9 +278,14 @@ class InboundSync:
         common: dict[str, Any] = {"run_id": self.run_id, "source": self.stream.label,
                                   "destination": "hub", "entity": self.entity}
         for item in items:
+            # a fuzzy link: its score, comparison levels and model version (never values);
+            # text only, so the hashed detail reads back the same from every database
+            match = item.extra.get("matched_by")
+            extra = {"detail": {"matched_by": {k: str(v) for k, v in match.items()}}} \
+                if match else {}
             log.add("transfer.in", "received", at=now, golden_id=item.golden_id,
                     source_key=item.source_key, decisions=fields,
-                    value_hash=log.value_hash(item.values), **common)
+                    value_hash=log.value_hash(item.values), **extra, **common)
         for problem, _ in problems:
             log.add("transfer.in", "rejected", at=now, source_key=problem.source_key,
                     detail={"location": problem.location, "field": problem.field,
