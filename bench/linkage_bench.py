@@ -72,27 +72,15 @@ def run(shape: str, rows: int, seed: int = 1, kontor: bool = True) -> list[dict[
     return out
 
 
-MAPPING = """entity: customer
-fields:
-  first_name: first_name
-  last_name: last_name
-  email: {column: email, normalise: [email]}
-  phone: {column: phone, normalise: [phone]}
-  street: street
-  postal_code: postal_code
-  city: city
-  date_of_birth: date_of_birth
-"""
-
-
 def _deployment(folder: Path, files: list[Path]) -> Path:
+    from bench import person_data
     from policies import keys
 
     (folder / "mappings").mkdir(parents=True, exist_ok=True)
     systems = ""
     for path in files:
         name = f"sys_{path.stem.lower()}"
-        (folder / "mappings" / f"{name}.yaml").write_text(MAPPING, encoding="utf-8")
+        (folder / "mappings" / f"{name}.yaml").write_text(person_data.MAPPING, encoding="utf-8")
         systems += f"""  {name}:
     connector: csv
     default_region: DE

@@ -61,6 +61,20 @@ class Pools:
     places: list[tuple[str, str]]  # (postal code, city)
 
 
+#: A Kontor mapping for the files ``write`` makes (the benchmark and its tests use it).
+MAPPING = """entity: customer
+fields:
+  first_name: first_name
+  last_name: last_name
+  email: {column: email, normalise: [email]}
+  phone: {column: phone, normalise: [phone]}
+  street: street
+  postal_code: postal_code
+  city: city
+  date_of_birth: date_of_birth
+"""
+
+
 @lru_cache(maxsize=4)
 def pools(seed: int) -> Pools:
     """Name, street and place pools from Faker's locales (cached: Faker is slow)."""

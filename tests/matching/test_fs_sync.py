@@ -89,19 +89,6 @@ def test_a_broken_model_stops_with_its_path(tmp_path: Path) -> None:
     assert fs_model.for_deployment(tmp_path / "none", "customer") is None
 
 
-GENERATED = """entity: customer
-fields:
-  first_name: first_name
-  last_name: last_name
-  email: {column: email, normalise: [email]}
-  phone: {column: phone, normalise: [phone]}
-  street: street
-  postal_code: postal_code
-  city: city
-  date_of_birth: date_of_birth
-"""
-
-
 def test_train_from_the_store_into_the_deployment(
         tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """`kontor matching train` without files learns from the synced source records and
@@ -114,7 +101,7 @@ def test_train_from_the_store_into_the_deployment(
     monkeypatch.setenv("KONTOR_DATABASE_URL", database_url)
     config = write_deployment(tmp_path, system("crm", resource="A.csv") +
                               system("shop", resource="B.csv"), "",
-                              {"crm": GENERATED, "shop": GENERATED})
+                              {"crm": person_data.MAPPING, "shop": person_data.MAPPING})
     person_data.write(person_data.linkage(1500, seed=3), tmp_path / "data")
     hub = open_hub(config)
     try:
