@@ -77,6 +77,23 @@ class WrongKeyringError(KeyringError):
                          "or KONTOR_MASTER_KEY?", where=source)
 
 
+#: Optional packages (pyproject.toml's extras) by the module Python imports: the extra.
+EXTRAS: dict[str, str] = {"psycopg": "postgres", "pymysql": "mysql", "ldap3": "ldap"}
+
+
+def missing_extra(what: str, error: ImportError, module: str = "") -> str:
+    """One line for a user whose install lacks a driver: what needs which extra.
+
+    ``error`` is the ImportError of the missing package; ``module`` names the package
+    when the error does not (psycopg without its binary part raises a nameless one). A
+    package no extra installs (another driver named in a URL, say) is named as it is."""
+    module = (error.name or module).partition(".")[0]
+    extra = EXTRAS.get(module)
+    if extra is None:
+        return f"{what} needs the Python package {module or error}, which is not installed"
+    return f"{what} needs the {extra} extra: pip install 'kontor[{extra}]'"
+
+
 class MappingError(HubError):
     """A record could not be mapped: a skippable, per-record problem."""
 

@@ -8,8 +8,11 @@ legal files) are never sent by default.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,27 @@ def _has_prefix(key: str, prefixes: tuple[str, ...]) -> bool:
     return any(key == p or key.startswith(p + ".") for p in prefixes)
 
 
+# The Fides default taxonomy, vendored from fideslang 3.1.4 (CC BY 4.0, Ethyca, Inc.; see
+# fides_taxonomy/NOTICE): the package itself pins pydantic below 2.13.
+FIDES_TAXONOMY = Path(__file__).resolve().parent / "fides_taxonomy" / "default_taxonomy.json"
+
+
+@lru_cache(maxsize=1)
+def _fides_taxonomy() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(FIDES_TAXONOMY.read_text("utf-8"))
+    return data
+
+
 @lru_cache(maxsize=1)
 def _fides_keys() -> dict[str, str]:
-    # fideslang ships the default taxonomy as pydantic models; loading it once is enough.
-    from fideslang.default_taxonomy import DEFAULT_TAXONOMY
+    return {c["fides_key"]: (c.get("description") or c.get("name") or c["fides_key"])
+            for c in _fides_taxonomy()["data_categories"]}
 
-    return {c.fides_key: (c.description or c.name or c.fides_key)
-            for c in DEFAULT_TAXONOMY.data_category}
+
+@lru_cache(maxsize=1)
+def data_uses() -> frozenset[str]:
+    """The Fides data uses: what a policy rule's ``purpose`` may name."""
+    return frozenset(u["fides_key"] for u in _fides_taxonomy()["data_uses"])
 
 
 def known_keys() -> set[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -24,13 +23,6 @@ class PolicySet:
     destinations: dict[str, DestinationSpec] = field(default_factory=dict)
     version: str = "sha256:none"
     files: tuple[str, ...] = ()
-
-
-@lru_cache(maxsize=1)
-def _data_uses() -> frozenset[str]:
-    from fideslang.default_taxonomy import DEFAULT_TAXONOMY
-
-    return frozenset(u.fides_key for u in DEFAULT_TAXONOMY.data_use)
 
 
 def _check_rule(doc: YamlDocument, i: int, rule: Rule, fields: Mapping[str, Collection[str]],
@@ -57,7 +49,7 @@ def _check_rule(doc: YamlDocument, i: int, rule: Rule, fields: Mapping[str, Coll
             problems.append(doc.problem(f"{at}.to.{j}", f"unknown destination {pattern!r} "
                                         "(a system, system.stream, api:<role>, export:<name>, "
                                         "api:*, export:* or *)"))
-    if rule.purpose is not None and rule.purpose not in _data_uses():
+    if rule.purpose is not None and rule.purpose not in taxonomy.data_uses():
         problems.append(doc.problem(f"{at}.purpose", f"unknown data use {rule.purpose!r}"))
     for name in rule.when:
         if not any(name in f for f in fields.values()):

@@ -19,11 +19,20 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from connectors.base import Connector, ConnectorSettings
 from connectors.sql.errors import TOO_MANY_CONNECTIONS, error_code, is_retriable
 from connectors.sql.settings import SqlSettings
-from hub.errors import ConnectorError, FatalConnectorError, RetriableConnectorError
+from hub.errors import (
+    ConnectorError,
+    FatalConnectorError,
+    RetriableConnectorError,
+    missing_extra,
+)
 
 CONNECT_TIMEOUT = 10  # seconds; a silent firewall must not hang a run forever
 _TIMEOUT_ARG = {"psycopg": "connect_timeout", "psycopg2": "connect_timeout",
                 "pymysql": "connect_timeout", "mysqldb": "connect_timeout"}
+# The drivers Kontor's extras install (postgres, mysql), for URLs that name none: SQLAlchemy
+# would otherwise pick mysqlclient, or psycopg2 before 2.1.
+_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql",
+            "mariadb": "mariadb+pymysql"}
 
 
 class SqlPlumbing(Connector):
@@ -43,6 +52,8 @@ class SqlPlumbing(Connector):
 
     def _url(self) -> URL:
         url = make_url(self.settings.url)
+        if url.drivername in _DRIVERS:  # a bare scheme: the driver its extra installs
+            url = url.set(drivername=_DRIVERS[url.drivername])
         if url.get_backend_name() == "sqlite":
             db = url.database
             if db and db != ":memory:" and not db.startswith("file:") \
@@ -59,9 +70,13 @@ class SqlPlumbing(Connector):
             args: dict[str, Any] = {}
             if (name := _TIMEOUT_ARG.get(url.get_driver_name())):
                 args[name] = CONNECT_TIMEOUT
-            # hide_parameters: SQLAlchemy's own messages must not carry record values.
-            engine = sa.create_engine(url, hide_parameters=True, pool_pre_ping=True,
-                                      connect_args=args)
+            try:
+                # hide_parameters: SQLAlchemy's own messages must not carry record values.
+                engine = sa.create_engine(url, hide_parameters=True, pool_pre_ping=True,
+                                          connect_args=args)
+            except ImportError as exc:  # the driver is an extra (pyproject.toml): say which
+                raise FatalConnectorError(f"{self.system}: " + missing_extra(
+                    f"the database {self.safe_url}", exc, url.get_driver_name())) from None
             if engine.dialect.name == "sqlite":
                 _fix_sqlite_transactions(engine)
             self._engine = engine

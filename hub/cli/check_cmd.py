@@ -85,12 +85,19 @@ def check(
 def check_store(deployment: config.Deployment, keyring: Keyring | None) -> dict[str, str]:
     """The master store as a line of the systems table: reachable, writable, its schema
     one this Kontor knows, and (with a keyring) sealed under this deployment's keys."""
+    from sqlalchemy.engine import make_url
+
     from hub.errors import HubError
     from hub.store.db import check_keyring_opens, make_engine, safe_url
     from hub.store.health import probe
     from hub.store.sealing import Sealer
 
-    engine = make_engine(deployment.database_url)
+    try:
+        engine = make_engine(deployment.database_url)
+    except HubError as exc:  # e.g. PostgreSQL without the postgres extra
+        return {"system": "master store",
+                "connector": make_url(deployment.database_url).get_backend_name(),
+                "status": "failed", "detail": str(exc)}
     row = {"system": "master store", "connector": engine.dialect.name, "status": "ok",
            "detail": ""}
     try:

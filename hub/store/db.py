@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from hub.errors import StoreError
+from hub.errors import StoreError, missing_extra
 from hub.records import to_json
 
 if TYPE_CHECKING:
@@ -125,9 +125,13 @@ def make_engine(url: str, *, savepoints: bool = False) -> Engine:
     if parsed.get_backend_name() != "postgresql":
         raise StoreError(f"unsupported master-store database {safe_url(url)}: "
                          "use SQLite or PostgreSQL")
-    # hide_parameters: SQL errors must not carry record values into messages and logs.
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True,
-                         json_serializer=to_json, json_deserializer=orjson.loads)
+    try:
+        # hide_parameters: SQL errors must not carry record values into messages and logs.
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True,
+                             json_serializer=to_json, json_deserializer=orjson.loads)
+    except ImportError as exc:  # the driver is an extra (pyproject.toml): say which
+        raise StoreError(missing_extra(f"the PostgreSQL master store ({safe_url(url)})", exc,
+                                       parsed.get_driver_name())) from None
 
 
 @contextmanager
