@@ -131,10 +131,36 @@ def kontor_env(url: str | None, *, guard: bool = True) -> dict[str, str]:
     return env
 
 
+#: How a `kontor` process starts: None, a fresh interpreter (``subprocess.Popen``). The
+#: tests set tests.kontor_process.KontorProcess: a process forked from pre-imported
+#: modules, which skips the interpreter's start-up (not measured here) and has the
+#: ``wait``/``kill``/``returncode`` used below.
+PROCESS: Callable[..., Any] | None = None
+
+
+def start_kontor(args: Sequence[str], *, cwd: Path, env: dict[str, str], stdout: Path,
+                 stderr: Path) -> Any:
+    """`kontor ARGS` started, its output into the two files."""
+    if PROCESS is not None:
+        return PROCESS(list(args), cwd=cwd, env=env, stdout=stdout, stderr=stderr)
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        return subprocess.Popen([*KONTOR, *args], cwd=cwd, env=env, stdout=out, stderr=err)
+
+
 def run_kontor(args: Sequence[str], *, cwd: Path, url: str | None = None,
                check: bool = False, guard: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([*KONTOR, *args], cwd=cwd, env=kontor_env(url, guard=guard),
-                          capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    with tempfile.TemporaryDirectory(prefix="kontor-run-") as scratch:
+        out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
+        process = start_kontor(args, cwd=cwd, env=kontor_env(url, guard=guard), stdout=out,
+                               stderr=err)
+        try:
+            code = process.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        done = subprocess.CompletedProcess(list(args), code,
+                                           out.read_text(encoding="utf-8", errors="replace"),
+                                           err.read_text(encoding="utf-8", errors="replace"))
     if check and done.returncode != 0:
         raise RuntimeError(f"kontor {' '.join(args)} exited {done.returncode}:\n"
                            f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -158,7 +184,7 @@ class Sync:
     systems: list[str]
     url: str | None
     guard: bool = True
-    process: subprocess.Popen[bytes] | None = None
+    process: Any = None  # subprocess.Popen, or what PROCESS makes
     started: float = 0.0
     seconds: float = 0.0
     returncode: int | None = None
@@ -173,11 +199,10 @@ class Sync:
         tag = "-".join(self.systems) or "all"
         self._out = self.folder / f"sync-{tag}.out"
         self._err = self.folder / f"sync-{tag}.err"
-        with self._out.open("wb") as out, self._err.open("wb") as err:
-            self.started = time.perf_counter()
-            self.process = subprocess.Popen(
-                [*KONTOR, "sync", *self.systems, "--json"], cwd=self.folder,
-                env=kontor_env(self.url, guard=self.guard), stdout=out, stderr=err)
+        self.started = time.perf_counter()
+        self.process = start_kontor(["sync", *self.systems, "--json"], cwd=self.folder,
+                                    env=kontor_env(self.url, guard=self.guard),
+                                    stdout=self._out, stderr=self._err)
         return self
 
     def wait(self) -> Sync:

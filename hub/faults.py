@@ -7,9 +7,18 @@ from __future__ import annotations
 import os
 import signal
 
-_TARGET, _, _NTH = os.environ.get("KONTOR_FAULT", "").partition("@")
-_WANTED = int(_NTH or 1)
+_TARGET = ""
+_WANTED = 1
 _hits = 0
+
+
+def configure(fault: str) -> None:
+    """Arm point ``name`` or ``name@N`` ("" disarms). Read from ``KONTOR_FAULT`` at import;
+    the tests' pre-imported kontor processes (tests/kontor_process.py) call it again."""
+    global _TARGET, _WANTED, _hits
+    _TARGET, _, nth = fault.partition("@")
+    _WANTED = int(nth or 1)
+    _hits = 0
 
 
 def point(name: str) -> None:
@@ -19,3 +28,6 @@ def point(name: str) -> None:
     _hits += 1
     if _hits == _WANTED:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+configure(os.environ.get("KONTOR_FAULT", ""))

@@ -58,8 +58,13 @@ def _index_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
             _index_lines(item, path, lines)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last."""
+#: libyaml's parser when PyYAML was built with it (the wheels are): about ten times faster
+#: than the pure-Python one, and every command parses kontor.yaml, mappings and policies.
+_SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc, valid-type]
+    """A safe loader that refuses duplicate keys instead of silently keeping the last."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set[Any] = set()
@@ -80,14 +85,17 @@ def load_yaml(path: Path) -> YamlDocument:
         raise ConfigError([ConfigProblem(str(path), "", "file not found")]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([ConfigProblem(str(path), "", f"not UTF-8 ({exc.reason})")]) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    loader = _UniqueKeyLoader(text)
+    try:  # one parse: the node tree gives the lines, and the values are built from it
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         reason = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([ConfigProblem(where, "", f"invalid YAML: {reason}")]) from None
+    finally:
+        loader.dispose()
     lines: dict[str, int] = {}
     if node is not None:
         _index_lines(node, "", lines)

@@ -8,13 +8,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from hub.cli.main import app
 from hub.demo import write_demo
+from tests import kontor_process
 from tests.sync.test_plan import drop_crm_rows, without_keyless_crm_rows
 
 runner = CliRunner()
@@ -28,10 +28,8 @@ def kontor(config: Path, *args: str):  # type: ignore[no-untyped-def]
 
 def at_80_columns(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``kontor`` as its own process with COLUMNS=80, its output piped (no colours)."""
-    code = "import sys\nfrom hub.cli.main import app\napp(sys.argv[1:], prog_name='kontor')"
     env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-c", code, "--config", str(config), *args],
-                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    return kontor_process.run(["--config", str(config), *args], env=env)
 
 
 def fits(text: str) -> None:

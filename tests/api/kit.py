@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from hub.canonical import Customer
 from hub.context import Hub, open_hub
 from hub.demo import write_demo
 from hub.sync.runner import run_sync
+from tests import prepared
 
 
 @dataclass
@@ -33,15 +33,22 @@ class Served:
 
 def demo_hub(folder: Path, database_url: str | None = None, *, customers: int = 40,
              employees: int = 20) -> Hub:
-    """The demo back office (default policy pack), synced once."""
-    summary = write_demo(folder, customers=customers, employees=employees, seed=7)
-    if database_url:
-        text = re.sub(r"(?m)^database:.*$", f"database: {database_url}",
-                      summary.config.read_text(encoding="utf-8"))
-        summary.config.write_text(text, encoding="utf-8")
-    hub = open_hub(summary.config)
-    run_sync(hub.deployment, hub.engine)
-    return hub
+    """The demo back office (default policy pack), synced once: a copy of the one each
+    test process builds per size and kind of store (tests/prepared.py)."""
+    def write(target: Path) -> Path:
+        return write_demo(target, customers=customers, employees=employees, seed=7).config
+
+    config = prepared.copy_of(f"demo-{customers}-{employees}", write, _sync, folder,
+                              database_url)
+    return open_hub(config)
+
+
+def _sync(config: Path) -> None:
+    hub = open_hub(config)
+    try:
+        run_sync(hub.deployment, hub.engine)
+    finally:
+        hub.close()
 
 
 SHOP = """

@@ -259,34 +259,49 @@ def formats_taught() -> Iterator[None]:
             unregister_string_format(name)
 
 
-@pytest.fixture(scope="module")
-def found(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+@pytest.fixture(scope="module", params=[
+    # Each half on one test worker (`--dist loadgroup`), the two halves side by side.
+    pytest.param("rest", marks=pytest.mark.xdist_group("schemathesis-rest")),
+    pytest.param("scim", marks=pytest.mark.xdist_group("schemathesis-scim"))])
+def found(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """The run over the REST operations, or over the SCIM ones."""
     served = serve(demo_hub(tmp_path_factory.mktemp("hub")))
     try:
         token = served.tokens[Role.ADMIN]
-        rest = run(schemathesis.openapi.from_asgi(
-            "/openapi.json", served.app, config=config(token)).exclude(path_regex="^/scim/"))
+        if request.param == "rest":
+            rest = schemathesis.openapi.from_asgi("/openapi.json", served.app,
+                                                  config=config(token))
+            found = run(rest.exclude(path_regex="^/scim/"))
+            found.formats = set(_formats(rest.raw_schema))  # the whole document's
+            yield found
+            return
         scim = schemathesis.openapi.from_asgi(
             "/openapi.json", served.app, config=config(token, scim=True))
         with formats_taught():
             found = run(scim.include(path_regex="^/scim/"))
-        found.merge(rest)
         found.formats = set(_formats(scim.raw_schema))
         yield found
     finally:
         served.hub.close()
 
 
-def test_every_operation_ran_every_check(found: Run) -> None:
+#: Checks that have nothing to judge in one half: SCIM's PATCH and PUT run on one fixed
+#: User each (see ``config``), so no resource is created there to be used after deletion.
+NOT_IN: dict[str, set[str]] = {"rest": set(), "scim": set()}
+
+
+def test_every_operation_ran_every_check(found: Run, request: pytest.FixtureRequest) -> None:
+    part = request.node.callspec.params["found"]
     assert not found.errors, found.errors
-    assert len(found.operations) > 40, sorted(found.operations)  # REST and SCIM
+    assert len(found.operations) > {"rest": 30, "scim": 6}[part], sorted(found.operations)
     # Each check judged responses (max_response_time only runs with a limit set).
     unused = {"not_a_server_error", "status_code_conformance", "content_type_conformance",
               "response_headers_conformance", "response_schema_conformance",
               "positive_data_acceptance", "negative_data_rejection",
               "missing_required_header", "unsupported_method", "allow_header_conformance",
               "use_after_free", "ensure_resource_availability", "ignored_auth",
-              "object_level_authorization"} - set(found.checked)
+              "object_level_authorization"} - set(found.checked) - NOT_IN[part]
     assert not unused, unused
 
 

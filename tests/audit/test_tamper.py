@@ -20,20 +20,25 @@ from hub.audit.tables import AuditCheckpoint, AuditEntry
 from hub.cli.main import app
 from hub.context import Hub, open_hub
 from hub.store import bulk
+from tests import prepared
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def trail(starter: Path) -> Iterator[Hub]:
-    """A starter deployment synced twice (two signed checkpoints, a dozen entries)."""
-    config = str(starter)
-    assert runner.invoke(app, ["--config", config, "sync"]).exit_code == 0
-    source = starter.parent / "data" / "source" / "customers.csv"
+def _synced_twice(config: Path) -> None:
+    """Two syncs, a record changed in between: two signed checkpoints, a dozen entries."""
+    assert runner.invoke(app, ["--config", str(config), "sync"]).exit_code == 0
+    source = config.parent / "data" / "source" / "customers.csv"
     source.write_text(source.read_text(encoding="utf-8").replace("Jürgen", "Juergen"),
                       encoding="utf-8")
-    assert runner.invoke(app, ["--config", config, "sync"]).exit_code == 0
-    hub = open_hub(starter)
+    assert runner.invoke(app, ["--config", str(config), "sync"]).exit_code == 0
+
+
+@pytest.fixture
+def trail(tmp_path: Path) -> Iterator[Hub]:
+    """A starter deployment synced twice (a copy: tests/prepared.py)."""
+    hub = open_hub(prepared.copy_of("starter-synced-twice", prepared.write_starter,
+                                    _synced_twice, tmp_path / "deploy"))
     yield hub
     hub.close()
 
@@ -181,16 +186,21 @@ def sign(hub: Hub) -> dict:
         return signing.checkpoint(conn, hub.deployment.keyring())
 
 
-@pytest.fixture
-def signed(starter: Path, database_url: str) -> Iterator[Hub]:
-    """The trail on SQLite and PostgreSQL, with four chained checkpoints."""
-    starter.write_text(starter.read_text(encoding="utf-8").replace(
-        "database: kontor.db", f"database: {database_url}"), encoding="utf-8")
-    config = str(starter)
+def _synced_twice_unchanged(config: Path) -> None:
     for _ in range(2):
-        result = runner.invoke(app, ["--config", config, "sync"])
+        result = runner.invoke(app, ["--config", str(config), "sync"])
         assert result.exit_code == 0, result.output
-    hub = open_hub(starter)
+
+
+@pytest.fixture
+def signed(tmp_path: Path, database_url: str) -> Iterator[Hub]:
+    """The trail on SQLite and PostgreSQL, with four chained checkpoints: two syncs (a
+    copy, tests/prepared.py), then two more checkpoints. Signed here, after the copy is
+    opened: the copy's kontor.yaml names another store, which the trail records as a
+    configuration change, and the checkpoints must cover it."""
+    hub = open_hub(prepared.copy_of("starter-synced-twice-unchanged", prepared.write_starter,
+                                    _synced_twice_unchanged, tmp_path / "deploy",
+                                    database_url))
     sign(hub)
     sign(hub)
     yield hub

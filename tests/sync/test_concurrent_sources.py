@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import race_bench
 from bench.race_bench import (
     NewStore,
     Outcome,
@@ -30,6 +31,7 @@ from bench.race_bench import (
     matching_reference,
     run_once,
 )
+from tests import kontor_process
 from tests.services import fresh_postgres_database
 
 REPEAT = int(os.environ.get("KONTOR_RACE_REPEAT", "2"))
@@ -38,6 +40,13 @@ REPEAT = int(os.environ.get("KONTOR_RACE_REPEAT", "2"))
 #: 52 duplicate golden records (SQLite and PostgreSQL).
 CUSTOMERS, BATCH_SIZE = 2000, 100
 SYSTEMS = ["crm", "billing"]
+
+
+@pytest.fixture(autouse=True)
+def _preimported_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every `kontor` of the race as its own process, forked from pre-imported modules
+    (tests/kontor_process.py): both syncs still start at the same moment, as processes."""
+    monkeypatch.setattr(race_bench, "PROCESS", kontor_process.KontorProcess)
 
 
 @pytest.fixture(scope="module")

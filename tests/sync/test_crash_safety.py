@@ -10,11 +10,11 @@ import os
 import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests import kontor_process
 
 SCENARIOS = [
     "inbound.batch_read@1", "inbound.batch_read@3",
@@ -50,13 +50,12 @@ def _name(n: int) -> str:
 
 
 def kontor(folder: Path, fault: str | None = None) -> int:
+    """`kontor sync` as its own process (pre-imported: tests/kontor_process.py)."""
     env = {k: v for k, v in os.environ.items() if k != "KONTOR_FAULT"}
     if fault:
         env["KONTOR_FAULT"] = fault
-    done = subprocess.run([sys.executable, "-c", "from hub.cli.main import app; app()",
-                           "--config", str(folder / "kontor.yaml"), "sync"],
-                          env=env, capture_output=True, text=True, timeout=300, check=False)
-    return done.returncode
+    return kontor_process.run(["--config", str(folder / "kontor.yaml"), "sync"],
+                              env=env).returncode
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +135,5 @@ def test_a_kill_anywhere_converges_to_the_uninterrupted_state(
     assert kontor(folder) in (0, 2)  # the re-run (partial: the bad record fails again)
     kontor(folder)  # and once more, as the next night would: still nothing new
     assert snapshot(folder) == reference
-    verify = subprocess.run([sys.executable, "-c", "from hub.cli.main import app; app()",
-                             "--config", str(folder / "kontor.yaml"), "audit", "verify"],
-                            capture_output=True, text=True, timeout=120, check=False)
+    verify = kontor_process.run(["--config", str(folder / "kontor.yaml"), "audit", "verify"])
     assert verify.returncode == 0, verify.stdout + verify.stderr

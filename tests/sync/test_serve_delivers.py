@@ -10,7 +10,6 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,9 +20,9 @@ import pytest
 import requests
 
 from hub.demo import write_demo
+from tests import kontor_process
 from tests.services import fresh_postgres_database, stop_process
 
-KONTOR = [str(Path(sys.executable).parent / "kontor")]
 DEADLINE = 5.0  # seconds, the promise of DESIGN.md
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -36,16 +35,15 @@ def _free_port() -> int:
 
 
 def _kontor(folder: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*KONTOR, *args], check=False, cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return kontor_process.run(args, cwd=folder, env=env)
 
 
 @contextmanager
 def _serving(folder: Path, env: dict[str, str], *extra: str) -> Iterator[str]:
+    """`kontor serve` as its own process (tests/kontor_process.py) until the block ends."""
     port = _free_port()
-    process = subprocess.Popen([*KONTOR, "serve", "--port", str(port), "--no-scheduler",
-                                *extra], cwd=folder, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = kontor_process.KontorProcess(["serve", "--port", str(port), "--no-scheduler",
+                                            *extra], cwd=folder, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -55,12 +53,12 @@ def _serving(folder: Path, env: dict[str, str], *extra: str) -> Iterator[str]:
             except requests.ConnectionError:
                 pass
             if process.poll() is not None:
-                raise AssertionError(process.stderr.read().decode() if process.stderr
-                                     else "serve exited")
+                raise AssertionError(process.stderr or "serve exited")
             time.sleep(0.1)
         yield url
     finally:
         stop_process(process)
+        process.close()
 
 
 def _subscribers(folder: Path) -> dict[str, str]:

@@ -7,25 +7,23 @@ import itertools
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests import kontor_process
 from tests.services import fresh_postgres_database
 
 
-def start(config: Path, url: str, fault: str | None = None) -> subprocess.Popen[str]:
+def start(config: Path, url: str, fault: str | None = None) -> kontor_process.KontorProcess:
+    """`kontor sync` of one instance, as its own process (tests/kontor_process.py)."""
     env = {**os.environ, "KONTOR_DATABASE_URL": url}
     env.pop("KONTOR_FAULT", None)
     if fault:
         env["KONTOR_FAULT"] = fault
-    return subprocess.Popen([sys.executable, "-c", "from hub.cli.main import app; app()",
-                             "--config", str(config), "sync"], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return kontor_process.KontorProcess(["--config", str(config), "sync"], env=env)
 
 
 @pytest.fixture
