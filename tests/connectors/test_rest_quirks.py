@@ -224,9 +224,11 @@ def test_timeout_after_commit_with_a_key_is_deduplicated(server: QuirkyServer) -
     waits: list[float] = []
     with api(server, waits, read_timeout=0.2, idempotency_key_header=KEY) as conn:
         result = conn.write(SPEC, [{"id": "a", "name": "Ann"}])
-    assert result.written == 1 and len(waits) == 1
-    first, second = server.state.requests("POST")
-    assert first.headers[KEY] == second.headers[KEY]
+    # A busy server may not have committed the first try when the second arrives: that
+    # one is then told 409 (in progress) and waits once more; all tries carry one key.
+    assert result.written == 1 and len(waits) >= 1
+    posts = server.state.requests("POST")
+    assert len(posts) == len(waits) + 1 and len({p.headers[KEY] for p in posts}) == 1
     assert [c["name"] for c in server.state.customers.values()] == ["Ann"]
 
 
