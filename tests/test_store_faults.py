@@ -93,6 +93,11 @@ def test_a_store_from_a_newer_kontor(starter: Path) -> None:
     code, output = _kontor(starter, "check", "--json")
     assert code == 1
     assert "newer than this Kontor" in json.loads(output)["problems"][0]["problem"]
+    for command in (["sync"], ["status"], ["runs"], ["audit", "verify"]):  # not a traceback
+        code, output = _kontor(starter, *command)
+        assert code == 1, command
+        assert "written by a newer Kontor: its schema is 9999_from_the_future" in \
+            _one_error_line(output), command
 
 
 @pytest.mark.postgres

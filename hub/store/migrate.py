@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,8 +39,25 @@ def upgrade(engine: Engine) -> None:
                                {"k": _MIGRATION_LOCK})
         elif connection.dialect.name == "sqlite":
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+        _refuse_a_newer_schema(connection, engine)
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+def _refuse_a_newer_schema(connection: Connection, engine: Engine) -> None:
+    """A store a newer Kontor migrated: say so in one line, before Alembic fails with
+    "Can't locate revision" (every command opens the store through here)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return  # a new store
+    revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if revision is not None and not is_known_revision(revision):
+        from hub.errors import StoreError
+        from hub.store.db import safe_url
+
+        url = engine.url.render_as_string(hide_password=False)
+        raise StoreError(f"the master store ({safe_url(url)}) was written by a newer "
+                         f"Kontor: its schema is {revision}, this Kontor knows up to "
+                         f"{head_revision()}; upgrade Kontor")
 
 
 def head_revision() -> str:
