@@ -18,7 +18,10 @@ support pytest 9 yet), in process, deterministic, bounded to about two minutes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -263,27 +266,33 @@ def formats_taught() -> Iterator[None]:
     # Each half on one test worker (`--dist loadgroup`), the two halves side by side.
     pytest.param("rest", marks=pytest.mark.xdist_group("schemathesis-rest")),
     pytest.param("scim", marks=pytest.mark.xdist_group("schemathesis-scim"))])
-def found(request: pytest.FixtureRequest,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def found(request: pytest.FixtureRequest) -> Run:
     """The run over the REST operations, or over the SCIM ones."""
-    served = serve(demo_hub(tmp_path_factory.mktemp("hub")))
+    return _run_half(request.param)
+
+
+@functools.cache
+def _run_half(part: str) -> Run:
+    """Once per test process: a worker that gets both halves may be asked for one, then
+    the other, then the first again, and pytest would set the fixture up anew."""
+    served = serve(demo_hub(Path(tempfile.mkdtemp(prefix=f"schemathesis-{part}-")) / "hub"))
     try:
         token = served.tokens[Role.ADMIN]
-        if request.param == "rest":
+        if part == "rest":
             rest = schemathesis.openapi.from_asgi("/openapi.json", served.app,
                                                   config=config(token))
             found = run(rest.exclude(path_regex="^/scim/"))
             found.formats = set(_formats(rest.raw_schema))  # the whole document's
-            yield found
-            return
+            return found
         scim = schemathesis.openapi.from_asgi(
             "/openapi.json", served.app, config=config(token, scim=True))
         with formats_taught():
             found = run(scim.include(path_regex="^/scim/"))
         found.formats = set(_formats(scim.raw_schema))
-        yield found
+        return found
     finally:
         served.hub.close()
+        shutil.rmtree(served.hub.deployment.base_dir.parent, ignore_errors=True)
 
 
 #: Checks that have nothing to judge in one half: SCIM's PATCH and PUT run on one fixed
