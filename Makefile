@@ -24,10 +24,10 @@ demo: install
 	cd $(DEMO) && $(CURDIR)/$(BIN)/kontor tokens create --role admin --expires 7d --name demo
 	cd $(DEMO) && $(CURDIR)/$(BIN)/kontor serve
 
-# One worker per core (pytest-xdist; tests marked xdist_group share one); the 20 slowest
-# tests are listed at the end.
+# One worker per core (pytest-xdist), a test module at a time; the 20 slowest tests are
+# listed at the end.
 test: install
-	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=20
+	$(BIN)/python -m pytest -n auto --dist loadscope --durations=20
 
 bench: install
 	$(BIN)/python bench/import_customers.py

@@ -20,7 +20,8 @@ TYPES = {e: {n: s.type for n, s in builtin_fields(e).items()} for e in ENTITIES}
 
 def kontor(config: Path, *args: str) -> tuple[int, str]:
     result = runner.invoke(app, ["--config", str(config), "discover", *args])
-    return result.exit_code, result.output
+    # --json: what a pipe gets (stdout), which stays JSON whatever reaches stderr
+    return result.exit_code, result.stdout if "--json" in args else result.output
 
 
 def add_system(config: Path, name: str, connector: str, settings: str, resource: str) -> None:

@@ -262,10 +262,7 @@ def formats_taught() -> Iterator[None]:
             unregister_string_format(name)
 
 
-@pytest.fixture(scope="module", params=[
-    # Each half on one test worker (`--dist loadgroup`), the two halves side by side.
-    pytest.param("rest", marks=pytest.mark.xdist_group("schemathesis-rest")),
-    pytest.param("scim", marks=pytest.mark.xdist_group("schemathesis-scim"))])
+@pytest.fixture(scope="module", params=["rest", "scim"])
 def found(request: pytest.FixtureRequest) -> Run:
     """The run over the REST operations, or over the SCIM ones."""
     return _run_half(request.param)
@@ -273,8 +270,8 @@ def found(request: pytest.FixtureRequest) -> Run:
 
 @functools.cache
 def _run_half(part: str) -> Run:
-    """Once per test process: a worker that gets both halves may be asked for one, then
-    the other, then the first again, and pytest would set the fixture up anew."""
+    """Once per test process (`make test` keeps a module on one worker): pytest may ask
+    for one half, then the other, then the first again, and would set it up anew."""
     served = serve(demo_hub(Path(tempfile.mkdtemp(prefix=f"schemathesis-{part}-")) / "hub"))
     try:
         token = served.tokens[Role.ADMIN]
