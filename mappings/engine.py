@@ -21,6 +21,17 @@ Reader = Callable[[Mapping[str, Any]], Any]
 
 
 @dataclass(frozen=True)
+class DroppedField:
+    """A field whose invalid value ``on_invalid: drop_field`` left out of a mapped record.
+
+    ``reason`` names the field's source ("in column 'Geburtsdatum'"), never the value.
+    """
+
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class _CompiledField:
     name: str  # canonical field
     fm: FieldMap
@@ -34,6 +45,7 @@ class _CompiledField:
     postal: bool  # checked against the record's country after every field is mapped
     column: str  # the one column read ("" when several or none)
     plain: bool  # one column, no codes, transform, default or required check
+    drop: bool  # on_invalid: drop_field (an invalid value leaves the field out)
 
 
 def _converters(type_name: str, fm: FieldMap, region: str | None
@@ -110,7 +122,8 @@ class CompiledMapping:
                  and transform is None and not fm.required)
         return _CompiledField(name, fm, label, read, parse, render, transform,
                               fns.get(f"{name}.outbound_transform"), reverse,
-                              "postal_code" in fm.normalise, fm.column or "", plain)
+                              "postal_code" in fm.normalise, fm.column or "", plain,
+                              name != "updated_at" and self.spec.drops(fm))
 
     @property
     def canonical_fields(self) -> list[str]:
@@ -123,6 +136,10 @@ class CompiledMapping:
     def fields_of_column(self, column: str) -> set[str]:
         """The canonical fields a source column feeds (empty when the mapping ignores it)."""
         return set(self._reads.get(column, ()))
+
+    def columns_of_field(self, name: str) -> list[str]:
+        """The source columns a canonical field reads (expression names included)."""
+        return sorted(c for c, fields in self._reads.items() if name in fields)
 
     def _value(self, f: _CompiledField, record: Mapping[str, Any]) -> Any:
         raw = f.read(record)
@@ -147,27 +164,48 @@ class CompiledMapping:
             raise MappingError(f"required {f.label} is empty", field=f.name)
         return value
 
-    def inbound(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], dt.datetime | None]:
-        """System record -> (canonical values, business update time). Raises MappingError."""
+    def inbound(self, record: Mapping[str, Any], *, dropped: list[DroppedField] | None = None
+                ) -> tuple[dict[str, Any], dt.datetime | None]:
+        """System record -> (canonical values, business update time). Raises MappingError.
+
+        A field with ``on_invalid: drop_field`` whose value is invalid is left out of the
+        values (not set to None, and not given its ``default``: the source did not leave it
+        empty, so nothing is asserted for it) and appended to ``dropped`` when given.
+        """
         out: dict[str, Any] = {}
         for f in self._fields:
             if f.plain:  # the common case inline: one column, parsed (the hot loop)
                 try:
                     value = f.parse(record.get(f.column))
                 except MappingError as exc:
-                    raise MappingError(f"{exc.reason} in {f.label}", field=f.name) from None
+                    self._invalid(f, f"{exc.reason} in {f.label}", dropped)
+                    continue
                 out[f.name] = f.fm.default if value is None else value
             else:
-                out[f.name] = self._value(f, record)
+                try:
+                    out[f.name] = self._value(f, record)
+                except MappingError as exc:
+                    if not f.drop:
+                        raise
+                    self._invalid(f, exc.reason, dropped)
         for f in self._postal:
-            if out[f.name] is not None:
+            if out.get(f.name) is not None:
                 country = out.get("country") or self.region
                 try:
                     out[f.name] = normalise.postal_code_for(out[f.name], country)
                 except MappingError as exc:
-                    raise MappingError(f"{exc.reason} in {f.label}", field=f.name) from None
+                    del out[f.name]
+                    self._invalid(f, f"{exc.reason} in {f.label}", dropped)
         updated = self._value(self._updated_at, record) if self._updated_at else None
         return out, updated
+
+    @staticmethod
+    def _invalid(f: _CompiledField, reason: str, dropped: list[DroppedField] | None) -> None:
+        """Refuse the record for ``f``'s invalid value, or note the field as dropped."""
+        if not f.drop:
+            raise MappingError(reason, field=f.name) from None
+        if dropped is not None:
+            dropped.append(DroppedField(f.name, reason))
 
     def outbound(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Canonical values (already through the privacy gate) -> the system's columns.
@@ -215,6 +253,10 @@ def _check_field(name: str, fm: FieldMap, type_name: str, doc: Any,
                  problems: list[ConfigProblem], exprs: dict[str, Expression],
                  fns: dict[str, plugins.Transform]) -> None:
     where = f"fields.{name}" if name != "updated_at" else "updated_at"
+    if name == "updated_at" and fm.on_invalid is not None:
+        problems.append(doc.problem(f"{where}.on_invalid", "the business time decides which "
+                                    "source's value wins: a record whose time cannot be read "
+                                    "is always quarantined (remove on_invalid here)"))
     if fm.format and type_name not in ("date", "datetime"):
         problems.append(doc.problem(f"{where}.format",
                                     f"format applies to dates, but {name} is {type_name}"))

@@ -10,7 +10,7 @@ fields:
   phone: {column: Telefon, normalise: [phone]}             # to E.164
   country: {column: Land, normalise: [country], default: DE}   # "Deutschland" -> DE
   postal_code: {column: PLZ, normalise: [postal_code]}     # checked for the record's country
-  date_of_birth: {column: Geburtsdatum, format: "%d.%m.%Y"}
+  date_of_birth: {column: Geburtsdatum, format: "%d.%m.%Y", on_invalid: drop_field}
   marketing_consent: {column: Newsletter, true_values: [ja], false_values: [nein]}
   status: {column: Status, values: {A: active, I: inactive}}
   first_name: {column: Name, split: name, part: first}     # "Schmidt, Anna" -> Anna
@@ -23,6 +23,12 @@ computed:                        # outbound only: target columns computed from c
 ```
 A field's type comes from the canonical model; the mapping only says how the system
 writes it.
+
+``on_invalid`` says what a value the mapping cannot read does (a date "30.02.1985", an
+e-mail without "@", an unknown code): ``quarantine`` (the default) refuses the whole record;
+``drop_field`` keeps and matches the record without that field (reported in the run, the
+quarantine and the quality report). Per field, or for every field at the top of the file
+(a field's own setting wins). A ``required`` field and ``updated_at`` always quarantine.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from mappings.normalise import NORMALISERS
 from mappings.splitjoin import PARTS
 
 Splitter = Literal["name", "street", "text"]
+#: What an invalid value does to its record: refuse it whole, or keep it without the field.
+OnInvalid = Literal["quarantine", "drop_field"]
 
 
 class FieldMap(BaseModel):
@@ -61,6 +69,8 @@ class FieldMap(BaseModel):
     outbound_transform: str | None = None
     default: Any = None
     required: bool = False
+    #: None: the mapping's ``on_invalid`` applies.
+    on_invalid: OnInvalid | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -100,6 +110,9 @@ class FieldMap(BaseModel):
                 raise ValueError("part must be the position (0, 1, ...) for split: text")
         elif self.part is not None:
             raise ValueError("part needs split")
+        if self.required and self.on_invalid == "drop_field":
+            raise ValueError("required contradicts on_invalid: drop_field (a dropped value "
+                             "leaves the field empty); choose one")
         return self
 
     @property
@@ -114,7 +127,16 @@ class MappingSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     entity: str
+    #: Every field's ``on_invalid`` unless the field says otherwise (required fields and
+    #: ``updated_at`` always quarantine).
+    on_invalid: OnInvalid = "quarantine"
     default_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     updated_at: FieldMap | None = None
     fields: dict[str, FieldMap] = Field(min_length=1)
     computed: dict[str, str] = Field(default_factory=dict)
+
+    def drops(self, fm: FieldMap) -> bool:
+        """Whether an invalid value of ``fm`` is dropped (the record kept without it)."""
+        if fm.on_invalid is not None:
+            return fm.on_invalid == "drop_field"
+        return self.on_invalid == "drop_field" and not fm.required

@@ -69,6 +69,9 @@ LAYERS: dict[str, int] = {
     # -- 3. the golden record: the single write path every use case calls --------------------
     "hub/golden/": GOLDEN,              # one unit of work per change (docs/architecture.md)
     "hub/survivorship/rules.py": GOLDEN,  # merge primitive: which source wins, per field
+    "hub/survivorship/choose.py": GOLDEN,  # the rules' choice among candidate values
+    "hub/survivorship/defaults.py": GOLDEN,  # the default rule per data category
+    "hub/survivorship/sources.py": GOLDEN,  # every source record's latest values (xrefs)
     # -- 2. services ---------------------------------------------------------------------------
     "hub/store/": SERVICES,             # engine, tables, bulk helpers, sealing, outbox table
     "hub/store/migrations/": SERVICES,  # Alembic: gathers every table's metadata (env.py)

@@ -11,13 +11,18 @@ export and compares only across files.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from hub.cli.output import console, fail, open_hub_or_fail, print_json
+# commands in modules of their own (light: their heavy imports sit inside them)
+from hub.cli.matching_blocking import blocking
+from hub.cli.matching_explain import explain
+from hub.cli.matching_export import export
+from hub.cli.matching_io import option_settings, read_pairs, read_records, store_records
+from hub.cli.matching_thresholds import thresholds
+from hub.cli.output import console, fail, print_json
 
 app = typer.Typer(help="Train the matching model without labels; measure it against known "
                        "pairs.", no_args_is_help=True)
@@ -29,88 +34,6 @@ LinkOpt = Annotated[bool, typer.Option("--link", help="Each file is one system's
                                                       "only.")]
 ENTITIES = ("customer", "employee")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def read_records(files: list[Path], key: str
-                 ) -> tuple[list[str], list[dict[str, str]], list[str]]:
-    """(keys, values, source per record); a key must be unique over all files."""
-    keys: list[str] = []
-    rows: list[dict[str, str]] = []
-    sources: list[str] = []
-    seen: dict[str, tuple[Path, int]] = {}
-    for path in files:
-        try:
-            with path.open(newline="", encoding="utf-8-sig") as f:
-                reader = csv.DictReader(f)
-                if reader.fieldnames is None or key not in reader.fieldnames:
-                    fail(f"{path}: line 1: no key column {key!r} in the header (use --key)")
-                for row in reader:
-                    line = reader.line_num
-                    k = (row.get(key) or "").strip()
-                    if not k:
-                        fail(f"{path}: line {line}: column {key!r}: empty key")
-                    if k in seen:
-                        first = seen[k]
-                        fail(f"{path}: line {line}: column {key!r}: the same key as "
-                             f"{first[0]} line {first[1]}")
-                    seen[k] = (path, line)
-                    keys.append(k)
-                    rows.append({c: v for c, v in row.items() if c is not None and v})
-                    sources.append(str(path))
-        except OSError as exc:
-            fail(f"{path}: {exc.strerror or exc}")
-        except (UnicodeDecodeError, csv.Error) as exc:
-            fail(f"{path}: not a readable UTF-8 CSV file ({type(exc).__name__})")
-    if not keys:
-        fail("no records in the files given")
-    return keys, rows, sources
-
-
-def read_pairs(path: Path, known: set[str]) -> list[tuple[str, str]]:
-    """Known same-entity pairs: the first two columns of each line after the header."""
-    pairs: list[tuple[str, str]] = []
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            next(reader, None)
-            for row in reader:
-                if not row:
-                    continue
-                if len(row) < 2:
-                    fail(f"{path}: line {reader.line_num}: two keys expected")
-                a, b = row[0].strip(), row[1].strip()
-                for column, k in ((1, a), (2, b)):
-                    if k not in known:
-                        fail(f"{path}: line {reader.line_num}, column {column}: a key that "
-                             "is in none of the record files")
-                pairs.append((a, b))
-    except OSError as exc:
-        fail(f"{path}: {exc.strerror or exc}")
-    return pairs
-
-
-def store_records(ctx: typer.Context, entity: str
-                  ) -> tuple[list[str], list[dict[str, Any]], list[str], Path]:
-    """(keys, values, systems, deployment folder) of the store's live source records."""
-    from sqlalchemy import select
-
-    from hub.store import bulk
-    from hub.store.tables import Xref
-
-    hub = open_hub_or_fail(ctx)
-    t = bulk.table_of(Xref)
-    try:
-        with hub.engine.connect() as conn:
-            found = conn.execute(select(t.c.system, t.c.source_key, t.c.data).where(
-                t.c.entity == entity, t.c.deleted_at.is_(None))
-                .order_by(t.c.system, t.c.source_key)).all()
-    finally:
-        hub.close()
-    if not found:
-        fail(f"no {entity} records in the store to learn from: run a sync first, or give "
-             "CSV files")
-    return ([f"{r.system}\x1f{r.source_key}" for r in found], [r.data or {} for r in found],
-            [r.system for r in found], hub.deployment.base_dir)
 
 
 @app.command()
@@ -126,6 +49,17 @@ def train(
                       "(store) or matching-model.json (files).")] = None,
     link: LinkOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of the random pairs (u).")] = 7,
+    compare: Annotated[list[str] | None, typer.Option(
+        "--compare", help="Files: compare this column too, as FIELD or FIELD:KIND (exact, "
+                          "name, jaro_winkler, date, numeric). Repeatable. From the store: "
+                          "matching.<entity>.model.compare in kontor.yaml.")] = None,
+    block: Annotated[list[str] | None, typer.Option(
+        "--block", help="Files: a blocking rule, a built-in name or key parts joined by + "
+                        "(soundex(last_name)+year(date_of_birth)). Repeatable; replaces the "
+                        "built-in rules. From the store: matching.<entity>.model.blocking.")
+    ] = None,
+    no_tf: Annotated[bool, typer.Option(
+        "--no-tf", help="Files: no term-frequency adjustments.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Learn m, u and the prior from the records themselves (no labels); write the model."""
@@ -136,11 +70,12 @@ def train(
     if files:
         keys, rows, sources = read_records(files, key)
         target = out or Path("matching-model.json")
+        settings = option_settings(compare or [], block or [], no_tf)
     else:
-        keys, rows, sources, base = store_records(ctx, entity)
+        keys, rows, sources, base, settings = store_records(ctx, entity)
         target = out or fs_model.model_path(base, entity)
     model = fs_model.train(keys, rows, sources=sources if link else None, seed=seed,
-                           entity=entity)
+                           entity=entity, **settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     model.save(target)
     report = target.with_suffix(".html")
@@ -156,6 +91,10 @@ def train(
     console.print(f"model {model.version} written to {out}: {len(keys)} records, "
                   f"{summary['blocked_pairs']} blocked pairs, prior {model.prior:.3g}")
     console.print(f"match weights per level, as a chart: {report}")
+    if model.tf is not None:
+        console.print("term frequencies (values held by at least "
+                      f"{model.tf.min_count} records, as digests): " + ", ".join(
+                          f"{n} {len(t.values)}" for n, t in model.tf.tables.items()))
     for s in model.trained["sessions"]:
         console.print(f"  EM on {s['rule']}: {s['pairs']} pairs, {s['match_share']:.1%} "
                       f"matches, {s['iterations']} iterations")
@@ -180,7 +119,6 @@ def evaluate(
     Example errors show keys and comparison levels, never values."""
     import numpy as np
 
-    from hub.matching import fs_compare as fc
     from hub.matching import fs_eval
     from hub.matching.fs_model import Model
     from hub.matching.fs_model import link as link_records
@@ -201,7 +139,7 @@ def evaluate(
     label = np.array(expected, dtype=object)
     cluster = np.array(links.cluster)
     cut = model.auto_merge if threshold is None else threshold
-    g = fc.gammas(fc.Frame(rows), links.i, links.j)
+    g = model.gammas(model.frame(rows), links.i, links.j)
 
     def shown(mask: np.ndarray) -> list[dict[str, Any]]:
         return [{"a": keys[links.i[r]], "b": keys[links.j[r]],
@@ -233,3 +171,9 @@ def evaluate(
         for e in result[kind]:
             console.print(f"  {e['a']} ~ {e['b']}  p={e['probability']:.3f}  " + ", ".join(
                 f"{c} {lv}" for c, lv in e["levels"].items()))
+
+
+app.command()(export)
+app.command()(explain)
+app.command()(blocking)
+app.command()(thresholds)

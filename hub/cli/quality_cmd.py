@@ -55,11 +55,12 @@ def quality(
     for name, entities in report["systems"].items():
         for entity, data in entities.items():
             table = Table(title=f"{name} · {entity} ({data['records']} records)")
-            for col in ("field", "complete", "invalid"):
+            for col in ("field", "complete", "invalid", "dropped"):
                 table.add_column(col, justify="left" if col == "field" else "right")
             for field, v in data["fields"].items():
                 complete = "-" if v["completeness"] is None else f"{v['completeness']:.0%}"
-                table.add_row(field, complete, str(v["invalid"] or ""))
+                table.add_row(field, complete, str(v["invalid"] or ""),
+                              str(v.get("dropped") or ""))
             console.print(table)
     if report["conflicts"]:
         table = Table(title="Conflicts between systems (golden records)")

@@ -10,17 +10,19 @@ from sqlalchemy import Engine, func, select
 
 from hub.store import bulk
 from hub.store.matching_tables import ReviewPair
+from hub.store.quarantine_kinds import kind
 from hub.store.tables import Quarantine
 
 
 def quarantined(engine: Engine, run_id: int) -> list[dict[str, Any]]:
-    """The records ``run_id`` refused, in the order it refused them (no values)."""
+    """The records ``run_id`` refused and the fields it dropped, in order (no values);
+    ``kind``: ``record`` (refused) or ``field`` (the record stored without it)."""
     t = bulk.table_of(Quarantine)
     with engine.connect() as conn:
         rows = conn.execute(select(t.c.id, t.c.system, t.c.stream, t.c.location,
                                    t.c.source_key, t.c.field, t.c.reason, t.c.status)
                             .where(t.c.run_id == run_id).order_by(t.c.id))
-        return [dict(r._mapping) for r in rows]
+        return [{**r._mapping, "kind": kind(r.reason)} for r in rows]
 
 
 def review_pairs(engine: Engine, run_id: int, streams: Iterable[Mapping[str, Any]]

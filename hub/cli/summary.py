@@ -18,7 +18,7 @@ from rich.table import Table
 
 #: exit code -> what it means, as `kontor sync` ends with it
 EXIT_MEANINGS = {1: "error (a system could not be read or written)",
-                 2: "records refused (see the quarantine)",
+                 2: "records refused or fields dropped (see the quarantine)",
                  3: "deliveries pending (they wait in the outbox)"}
 STATUS_COLOUR = {"success": "green", "partial": "yellow", "pending": "yellow",
                  "running": "cyan"}
@@ -27,13 +27,13 @@ INBOUND = (("read", "read"), ("created", "created"), ("updated", "updated"),
            ("unchanged", "unchanged"), ("merged", "merged into existing records"),
            ("reviews", "new review pairs"), ("deleted", "deleted at the source"),
            ("retired", "retired"), ("held_deletes", "deletes held back"),
-           ("failed", "refused"))
+           ("failed", "refused"), ("dropped_fields", "fields dropped"))
 OUTBOUND = (("read", "due"), ("created", "created"), ("updated", "updated"),
             ("unchanged", "unchanged"), ("deleted", "deleted"),
             ("deactivated", "deactivated"), ("kept", "kept although gone from the hub"),
             ("skipped", "not for this target"), ("failed", "refused"),
             ("pending", "wait for delivery"), ("dead", "dead letters"))
-ALERT = {"failed", "dead", "pending", "held_deletes"}
+ALERT = {"failed", "dead", "pending", "held_deletes", "dropped_fields"}
 #: Below this many columns for the facts, they go under the stream's name.
 MIN_FACTS_WIDTH = 36
 
@@ -175,8 +175,12 @@ def print_quarantine(console: Console, rows: Sequence[Mapping[str, Any]], *,
                      shown: int = 50) -> None:
     if not rows:
         return
-    console.print(f"[red]{len(rows)} record{'' if len(rows) == 1 else 's'} "
-                  "quarantined:[/]", highlight=False)
+    fields = sum(1 for p in rows if p.get("kind") == "field")  # stored without the field
+    records = len(rows) - fields
+    heads = [f"{records} record{'' if records == 1 else 's'} quarantined"] if records else []
+    if fields:
+        heads.append(f"{fields} field{'' if fields == 1 else 's'} dropped (records kept)")
+    console.print(f"[red]{', '.join(heads)}:[/]", highlight=False)
     _hanging(console, [("✗", escape(quarantine_line(p)[2:])) for p in rows[:shown]])
     if len(rows) > shown:
         console.print(f"  … and {len(rows) - shown} more: kontor quarantine list",

@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 from hub.matching.settings import EntitySurvivorship
-from hub.survivorship.rules import Survivorship
+from hub.survivorship.rules import Sources, Survivorship
 
 
 def split_fields(fields: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -31,18 +31,19 @@ def values_of(row: dict[str, Any], builtin: list[str]) -> dict[str, Any]:
 
 def merge_into(row: dict[str, Any], values: dict[str, Any], *, observed_at: str,
                source: dict[str, Any], builtin: list[str], custom: list[str],
-               rules: Survivorship | None = None, overrides: dict[str, Any] | None = None
-               ) -> tuple[dict[str, Any], bool]:
+               rules: Survivorship | None = None, overrides: dict[str, Any] | None = None,
+               sources: Sources | None = None) -> tuple[dict[str, Any], bool]:
     """``row`` with ``values`` merged in by survivorship, and whether any value changed.
 
-    ``rules``: the entity's configured survivorship (default: most recent wins); the
-    steward's ``overrides`` of this record, which no source beats.
+    ``rules``: the entity's configured survivorship (default: the defaults by data
+    category); the steward's ``overrides`` of this record, which no source beats;
+    ``sources``: the record's live source records, which the incoming one joins.
     """
     current = values_of(row, builtin)
     rules = rules or Survivorship(EntitySurvivorship(), builtin + custom)
     values, prov, changed = rules.merge(current, row["provenance"] or {}, values,
                                         observed_at=observed_at, source=source,
-                                        overrides=overrides)
+                                        overrides=overrides, sources=sources)
     return {**row, **{f: values[f] for f in builtin},
             "custom": {f: values[f] for f in custom if values[f] is not None},
             "provenance": prov}, changed

@@ -24,20 +24,23 @@ import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from hub.audit.record import AuditLog
 from hub.canonical import MODELS
 from hub.config import Deployment
-from hub.golden.rows import split_fields, values_of
+from hub.errors import StoreError
+from hub.golden.rows import history_row, split_fields, values_of
 from hub.matching import fs_model
 from hub.matching import settings as mm
 from hub.matching.matcher import Matcher
+from hub.records import jsonable
 from hub.store import bulk, goldens, outbox
 from hub.store import matching_store as ms
-from hub.store.matching_tables import GoldenOverride, GoldenRetired
+from hub.store.matching_tables import GoldenMerge, GoldenOverride, GoldenRetired, ReviewPair
 from hub.store.sealing import Sealer
-from hub.store.tables import RecordHistory
+from hub.store.tables import RecordHistory, Xref
+from hub.survivorship import sources as survivor_sources
 from hub.survivorship.rules import Survivorship, typed
 from policies.keys import Keyring
 
@@ -69,15 +72,19 @@ def key_digest(deployment: Deployment, keyring: Keyring | None = None) -> ms.Key
 def matcher_for(deployment: Deployment, entity: str, keyring: Keyring | None = None
                 ) -> Matcher:
     cfg = deployment.config
+    # records are compared on what each source record's stored values hold: the
+    # unrestricted fields (see MatchMerge.xref_state)
+    compare = [n for n, spec in deployment.fields[entity].items() if not spec.restricted]
     return Matcher(entity, mm.matching_for(cfg, entity), mm.rules_for(cfg, entity),
                    key_digest(deployment, keyring),
-                   fs_model.for_deployment(deployment.base_dir, entity))
+                   fs_model.for_deployment(deployment.base_dir, entity),
+                   compare_fields=compare)
 
 
 def survivorship(deployment: Deployment, entity: str) -> Survivorship:
     """The entity's configured survivorship rules."""
     return Survivorship(mm.survivorship_for(deployment.config, entity),
-                        list(deployment.fields[entity]))
+                        deployment.fields[entity])  # the specs: custom fields by category
 
 
 def fetch_overrides(conn: Connection, entity: str, ids: Sequence[str],
@@ -162,6 +169,94 @@ class GoldenWriter:
             removed += [(k, gid) for k in old - new]
         ms.remove_keys(conn, self.entity, removed)
         ms.add_keys(conn, self.entity, added)
+
+    # -- merge ------------------------------------------------------------------------------
+
+    def merge(self, conn: Connection, survivor: str, merged: str, *, actor: str,
+              run_id: int | None, now: dt.datetime, event: dict[str, Any] | None = None,
+              why: Mapping[str, Any] | None = None) -> int:
+        """Merge golden record ``merged`` into ``survivor``; returns the merge's id.
+
+        The caller holds the entity lock. ``merged``'s values compete under survivorship,
+        its xrefs move to ``survivor``, its overrides too where ``survivor`` has none; it
+        leaves every target; both rows as stored go into ``golden_merge`` (what
+        ``kontor steward unmerge`` restores); the pair is remembered as merged and its
+        open review pairs become obsolete. ``event``: the audit entries' kind, source,
+        ... (outcomes "merged" and "merged_away"); ``why``: what linked the two (for an
+        automatic merge: score, model, comparison levels, the source record), in the
+        merged-away record's entry, text only.
+        """
+        entity = self.entity
+        raw = bulk.fetch_goldens(conn, entity, [survivor, merged])
+        missing = [g for g in (survivor, merged) if g not in raw]
+        if missing or survivor == merged:
+            raise StoreError(f"cannot merge {entity} {merged} into {survivor}: "
+                             + (f"no {missing[0]}" if missing else "the same record"))
+        opened = goldens.read(conn, self.sealer, entity, [survivor, merged])
+        keep, gone = opened[survivor], opened[merged]
+        types = {n: spec.type for n, spec in self.deployment.fields[entity].items()}
+        overrides = fetch_overrides(conn, entity, [survivor, merged], types)
+        mine, theirs = overrides.get(survivor, {}), overrides.get(merged, {})
+        moved_overrides = {f: v for f, v in theirs.items() if f not in mine}
+        both = survivor_sources.load(conn, entity, [survivor, merged], types)
+        both[survivor].absorb(both[merged])
+        row = self._folded(keep, gone, {**mine, **moved_overrides}, both[survivor], now)
+        system = "steward" if actor != "auto" else "merge"
+        event = event or {"kind": "record.merge", "source": system, "destination": "hub",
+                          "run_id": run_id}
+        self.save(conn, updates=[row], before={survivor: keep},
+                  history=[history_row(entity, row, self.builtin, system=system,
+                                       run_id=run_id, now=now)],
+                  event={**event, "outcome": "merged"})
+        x = bulk.table_of(Xref)
+        moved = [[r.system, r.source_key] for r in conn.execute(
+            select(x.c.system, x.c.source_key).where(x.c.entity == entity,
+                                                     x.c.golden_id == merged))]
+        conn.execute(update(x).where(x.c.entity == entity, x.c.golden_id == merged)
+                     .values(golden_id=survivor))
+        o = bulk.table_of(GoldenOverride)
+        if moved_overrides:
+            conn.execute(update(o).where(o.c.entity == entity, o.c.golden_id == merged,
+                                         o.c.field.in_(list(moved_overrides)))
+                         .values(golden_id=survivor))
+        conn.execute(delete(o).where(o.c.entity == entity, o.c.golden_id == merged))
+        merge_id = int(conn.execute(bulk.table_of(GoldenMerge).insert().values(
+            entity=entity, survivor_id=survivor, merged_id=merged,
+            survivor_row=jsonable(raw[survivor]), merged_row=jsonable(raw[merged]),
+            moved_xrefs=moved, actor=actor, run_id=run_id, merged_at=now)
+        ).inserted_primary_key[0])  # type: ignore[index]
+        detail = {"into": survivor, "merge_id": str(merge_id),
+                  **{k: str(v) for k, v in (why or {}).items()}}
+        # merged away: its row goes, and each target drops (or keeps) its copy
+        self.remove(conn, [merged], system=system, run_id=run_id, now=now,
+                    versions={merged: gone["version"]},
+                    event={**event, "outcome": "merged_away", "detail": detail})
+        r = bulk.table_of(ReviewPair)
+        conn.execute(update(r).where(r.c.entity == entity, r.c.status == "open",
+                                     (r.c.golden_a == merged) | (r.c.golden_b == merged))
+                     .values(status="obsolete", decided_at=now))
+        ms.set_pair_status(conn, entity, survivor, merged, "merged", actor, now)
+        return merge_id
+
+    def _folded(self, keep: dict[str, Any], gone: dict[str, Any], overrides: dict[str, Any],
+                sources: survivor_sources.Sources, now: dt.datetime) -> dict[str, Any]:
+        """``keep``'s next version: ``gone``'s values compete, each with the source and
+        time it came with; then every field is decided again over both records'
+        sources (as ``Steward.merge`` does)."""
+        rules = survivorship(self.deployment, self.entity)
+        values = values_of(keep, self.builtin)
+        prov = dict(keep["provenance"] or {})
+        gone_prov = gone["provenance"] or {}
+        for field, value in values_of(gone, self.builtin).items():
+            stamp = gone_prov.get(field) or {}
+            source = {k: stamp.get(k) for k in ("system", "key", "run")}
+            values, prov, _ = rules.merge(values, prov, {field: value},
+                                          observed_at=str(stamp.get("at", "")),
+                                          source=source, overrides=overrides)
+        values, prov, _ = rules.resolve(values, prov, sources, overrides)
+        return {**keep, **{f: values.get(f) for f in self.builtin},
+                "custom": {f: values[f] for f in self.custom if values.get(f) is not None},
+                "provenance": prov, "version": keep["version"] + 1, "updated_at": now}
 
     # -- remove, retire, revive -------------------------------------------------------------
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from html import escape
 
-from hub.matching import fs_compare as fc
 from hub.matching.fs_model import Model
 
 _BAR = 14  # pixels per level row
@@ -42,10 +41,25 @@ def render(model: Model) -> str:
              f"Trained on {model.trained.get('records', '?')} records.</p>"),
              ("<p>Bars: the match weight in bits a pair gets for each level (log2 m/u); "
              "hover for m and u. A field missing on either side adds nothing.</p>")]
-    for c, levels in zip(fc.COMPARISONS, data["comparisons"].values()):
-        parts.append(f"<h2>{escape(c.name)}</h2>" + _bars(
+    for c in model.comparisons:
+        levels = data["comparisons"][c.name]
+        kind = f" ({escape(str(c.spec['kind']))}, custom)" if c.spec else ""
+        parts.append(f"<h2>{escape(c.name)}{kind}</h2>" + _bars(
             c.levels, [lv["bits"] for lv in levels], [lv["m"] for lv in levels],
             [lv["u"] for lv in levels]))
+    if model.tf is not None:
+        items = "".join(
+            f"<li>{escape(name)} (level {escape(data['term_frequencies']['tables'][name]['level'])}): "
+            f"{len(t.values)} common values listed as digests</li>"
+            for name, t in model.tf.tables.items())
+        parts.append("<h2>Term frequencies</h2><p>An exact agreement on a common value "
+                     "counts less, on a rare one more: log2(mean / frequency) bits. Values "
+                     f"held by fewer than {model.tf.min_count} records are not listed."
+                     f"</p><ul>{items}</ul>")
+    rules = "".join(f"<li>{escape(r if isinstance(r, str) else ' + '.join(r))}</li>"
+                    for r in model.blocking)
+    parts.append(f"<h2>Blocking</h2><p>Pairs sharing a key of any rule are scored (blocks "
+                 f"up to {model.max_block} records).</p><ul>{rules}</ul>")
     sessions = "".join(f"<li>{escape(s['rule'])}: {s['pairs']} pairs, {s['match_share']:.1%} "
                        f"matches, {s['iterations']} iterations</li>"
                        for s in model.trained.get("sessions", []))

@@ -1,66 +1,56 @@
-"""Match a batch of inbound records to golden records: xref, rules, then fuzzy scoring.
+"""Match a batch of inbound records to golden records: xref, rules, then linking.
 
 1. **xref**: this system sent this record before -> *linked*.
 2. **rules** (per entity, in order: same tax id, same normalised email, ...): the first
-   rule whose key an existing golden record holds decides -> *unlinked* (a new xref).
-   Two rules pointing at two different golden records -> *disputed*.
-3. **fuzzy**: records no rule matched are scored against candidates that share a blocking
-   key (name prefix + birth date, name prefix + postal code, phone suffix, ...), in the
-   store and inside the batch. At or above ``auto_merge`` -> *unlinked*; between
-   ``review`` and ``auto_merge`` -> *disputed* (reaction ``on_disputed``); below -> new.
-   With a trained model (``kontor matching train``, ``hub/matching/fs_model.py``) its
-   match probability and its thresholds decide instead of the fixed scoring.
+   rule whose key an existing golden record (its values, or any of its source records)
+   holds decides -> *unlinked* (a new xref). Two rules pointing at two different golden
+   records -> *disputed*.
+3. **linking** (``hub.matching.linking``): every new or changed record is scored against
+   every record it shares a blocking key with: in the batch, and every *source record* of
+   the store (the values each system last sent, not only the values a golden record
+   kept). Links at or above ``auto_merge`` join clusters, strongest first, unless the
+   cohesion check refuses (``hub.matching.clustering``): so the clusters do not depend
+   on batch size or arrival order. A record in a cluster with a golden record ->
+   *unlinked*; a cluster holding two golden records merges them (``extra["merge"]``).
+   Between ``review`` and ``auto_merge`` -> *disputed* (reaction ``on_disputed``). With a
+   trained model (``kontor matching train``) its match probability, blocking rules and
+   thresholds decide instead of the fixed scoring.
 4. Everything else is *unmatched*: a new golden record (reaction ``on_unmatched``).
-   Records of one batch that match each other share one new golden record.
+   Records of one cluster share one new golden record.
 
 Every store look-up is one set-based query per chunk of the batch, never per record.
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
-from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Connection
 
-from hub.matching import fs_compare as fc
+from hub.matching import key_texts
 from hub.matching import profile as prof
+from hub.matching.clustering import id_order
 from hub.matching.fs_model import Model
-from hub.matching.score import explain, score_pairs
+from hub.matching.linking import Linking
 from hub.matching.settings import EntityMatching
-from hub.records import Incoming
+from hub.records import Incoming, jsonable
 from hub.store import matching_store as ms
 
-PROFILE_CACHE = 50_000  # golden profiles kept across batches (~0.7 KiB each: ~35 MiB)
-
-
-class _Groups:
-    """Union-find over the batch's unmatched records."""
-
-    def __init__(self, n: int):
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, i: int, j: int) -> None:
-        a, b = self.find(i), self.find(j)
-        if a != b:
-            self.parent[max(a, b)] = min(a, b)
+__all__ = ["Matcher", "id_order"]
 
 
 class Matcher:
-    """Matching for one entity, as configured; ``keys_of`` gives what to store per golden."""
+    """Matching for one entity, as configured; ``keys_of`` gives what to store per golden.
+
+    ``compare_fields``: the fields a source record's stored values hold (the unrestricted
+    ones, ``xref.data``); records are compared on these only, in a batch and in the store
+    alike, so a pair scores the same whenever it meets.
+    """
 
     def __init__(self, entity: str, settings: EntityMatching, rules: list[list[str]],
-                 digest: ms.KeyDigest, model: Model | None = None):
+                 digest: ms.KeyDigest, model: Model | None = None,
+                 compare_fields: Sequence[str] | None = None):
         self.entity = entity
         self.model = model  # trained Fellegi-Sunter model: its scores replace score_pairs
         self.settings = settings
@@ -68,7 +58,8 @@ class Matcher:
         self.digest = digest
         self.fuzzy = settings.fuzzy
         self.weights: dict[str, float] = {str(k): v for k, v in self.fuzzy.weights.items()}
-        self._profiles: dict[str, tuple[int, prof.Profile]] = {}
+        self.compare_fields = tuple(compare_fields) if compare_fields is not None else \
+            tuple(dict.fromkeys([*prof.FIELDS, *(model.fields if model else ())]))
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -78,12 +69,33 @@ class Matcher:
     def block_digests(self, p: prof.Profile) -> list[str]:
         return [self.digest(t) for t in prof.blocking_texts(p, list(self.fuzzy.blocking))]
 
-    def keys_of(self, values: Mapping[str, Any]) -> set[str]:
-        """Every key a golden record with ``values`` is found by (rules and blocking)."""
-        keys = {d for d in self.rule_digests(values) if d}
+    def keys_of(self, values: Mapping[str, Any], rules: Sequence[str | None] | None = None,
+                profile: prof.Profile | None = None) -> set[str]:
+        """Every key a golden record with ``values`` is found by (rules and blocking);
+        ``rules``, ``profile``: its rule digests and profile, where known already."""
+        keys = {d for d in (self.rule_digests(values) if rules is None else rules) if d}
         if self.fuzzy.enabled:
-            keys.update(self.block_digests(prof.profile(self.entity, values)))
+            keys.update(self.block_digests(profile or prof.profile(self.entity, values)))
         return keys
+
+    def comparable(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` as a source record's are stored: compare fields, JSON types."""
+        return jsonable({f: values[f] for f in self.compare_fields
+                         if values.get(f) is not None})
+
+    def source_digests(self, values: Sequence[Mapping[str, Any]],
+                       keys: Sequence[set[str]]) -> list[set[str]]:
+        """Per record, the keys its source record is found by, once per version of the
+        record, from all its values (restricted ones too: only digests are stored). The
+        fixed scoring: its golden-level ``keys`` (rule and blocking keys); a trained
+        model: its rule keys and the model's blocking keys."""
+        if self.model is None or not self.fuzzy.enabled:
+            return [set(k) for k in keys]
+        out = [{d for d in self.rule_digests(v) if d} for v in values]
+        frame = self.model.frame(list(values), self.entity)
+        for found, texts in zip(out, key_texts.texts(frame, self.model.blocking)):
+            found.update(self.digest("fs|" + t) for t in texts)
+        return out
 
     # -- matching ------------------------------------------------------------------------
 
@@ -92,10 +104,13 @@ class Matcher:
 
         Returns how many new golden records the batch needs; items sharing a group share
         one. ``extra["review"]`` lists (other golden id or group, score, evidence) pairs
-        for the steward's queue.
+        for the steward's queue; ``extra["merge"]`` (merged golden id, score, evidence)
+        golden records this item's golden record absorbs; ``extra["source_keys"]`` the
+        keys to store with the item's source record (``save_source_keys``).
         """
         state = ms.fetch_xref_state(conn, system, self.entity, [i.source_key for i in items])
         unlinked: list[Incoming] = []
+        changed: list[Incoming] = []
         for item in items:
             hit = state.get(item.source_key)
             if hit is None:
@@ -106,186 +121,43 @@ class Matcher:
             item.extra["situation"] = "linked"
             if deleted:  # reappeared after a delete: store it again, revive the xref
                 item.previous_hash = None
-        if not unlinked:
+            if item.previous_hash != item.source_hash:
+                changed.append(item)  # new values: new evidence, maybe of another golden
+        active = unlinked + changed
+        if not active:
             return 0
-        self._by_rules(conn, unlinked)
-        open_items = [i for i in unlinked if i.golden_id is None]
-        groups = _Groups(len(open_items))
-        self._group_by_rules(open_items, groups)
-        if self.fuzzy.enabled and open_items:
-            self._by_score(conn, open_items, groups)
-        return self._assign_groups(open_items, groups)
+        for item in active:
+            item.extra["compare"] = self.comparable(item.values)
+            # the profile reads unrestricted fields only: the same from values or stored
+            item.extra["profile"] = prof.profile(self.entity, item.values)
+            rules = self.rule_digests(item.values)
+            item.extra["rule_keys"] = [(n, d) for n, d in enumerate(rules) if d]
+            item.extra["keys"] = self.keys_of(item.values, rules, item.extra["profile"])
+        for item, keys in zip(active, self.source_digests(
+                [i.values for i in active], [i.extra["keys"] for i in active])):
+            item.extra["source_keys"] = keys
+        linking = Linking(conn, system, unlinked, changed, entity=self.entity,
+                          settings=self.settings, model=self.model, weights=self.weights,
+                          compare_fields=self.compare_fields, rules=len(self.rules))
+        new_count = linking.run()
+        merged = linking.merged
+        if merged:  # records of this batch still pointing at a record merged away
+            for item in items:
+                if item.golden_id in merged:
+                    item.golden_id = merged[item.golden_id]
+        for item in active:
+            item.extra.pop("compare", None)
+            item.extra.pop("profile", None)
+        return new_count
 
-    def _by_rules(self, conn: Connection, items: list[Incoming]) -> None:
-        digests = [self.rule_digests(i.values) for i in items]
-        for item, ds in zip(items, digests):
-            item.extra["rule_keys"] = [d for d in ds if d]
-            item.extra["keys"] = set(item.extra["rule_keys"])
-        found = ms.lookup_keys(conn, self.entity, [d for ds in digests for d in ds if d])
-        for item, ds in zip(items, digests):
-            owners = [min(found[d], key=id_order) for d in ds if d and d in found]
-            if not owners:
-                continue
-            item.golden_id = owners[0]
-            item.extra["situation"] = "unlinked"
-            others = sorted(set(owners) - {owners[0]})
-            if others:  # e.g. the email says one person, the tax id another
-                item.extra["situation"] = "disputed"
-                item.extra["review"] = [(g, 1.0, {"rules": "conflict"}) for g in others]
+    def save_source_keys(self, conn: Connection, system: str, items: Sequence[Incoming]
+                         ) -> None:
+        """Store the keys of the items' source records (after their xrefs are written)."""
+        wanted = {i.source_key: i.extra["source_keys"] for i in items
+                  if "source_keys" in i.extra}
+        if not wanted:
+            return
+        ids = ms.xref_ids(conn, system, self.entity, sorted(wanted))
+        ms.replace_source_keys(conn, self.entity,
+                               {ids[k]: keys for k, keys in wanted.items() if k in ids})
 
-    def _group_by_rules(self, items: list[Incoming], groups: _Groups) -> None:
-        first: dict[str, int] = {}
-        for n, item in enumerate(items):
-            for d in item.extra["rule_keys"]:
-                if d:
-                    if d in first:
-                        groups.union(first[d], n)
-                    else:
-                        first[d] = n
-
-    def _golden_profiles(self, conn: Connection, ids: list[str]) -> dict[str, prof.Profile]:
-        """Profiles of the candidate golden records (retired ones left out). One read for
-        all; a record whose version is cached from an earlier batch is not folded again."""
-        rows = ms.fetch_columns(conn, self.entity, ids, ["version", *prof.FIELDS])
-        if len(self._profiles) + len(rows) > PROFILE_CACHE:
-            self._profiles.clear()
-        found: dict[str, prof.Profile] = {}
-        for g, r in rows.items():
-            cached = self._profiles.get(g)
-            if cached is None or cached[0] != r["version"]:
-                cached = (r["version"], prof.profile(self.entity, r))
-                self._profiles[g] = cached
-            found[g] = cached[1]
-        for g in ms.retired_ids(conn, self.entity, list(rows)):
-            found.pop(g, None)
-        return found
-
-    def _ranked(self, digests: list[str], owners: Mapping[str, list[Any]],
-                below: int | None = None) -> list[Any]:
-        """Candidates sharing a key, the rarest shared keys first (an IDF-like weight).
-
-        ``below``: in-batch candidates (ascending positions), only those earlier in the
-        batch, so each pair is scored once. Ties keep the order they were found in.
-        """
-        weight: dict[Any, float] = {}
-        cap = self.fuzzy.max_block
-        for d in digests:
-            holders = owners.get(d)
-            if not holders or len(holders) > cap:
-                continue
-            share = 1.0 / len(holders)
-            if below is not None:
-                holders = holders[:bisect.bisect_left(holders, below)]
-            for h in holders:
-                weight[h] = weight.get(h, 0.0) + share
-        if len(weight) <= self.fuzzy.max_candidates:
-            return list(weight)
-        return heapq.nlargest(self.fuzzy.max_candidates, weight, key=weight.__getitem__)
-
-    def _by_score(self, conn: Connection, items: list[Incoming], groups: _Groups) -> None:
-        profiles = [prof.profile(self.entity, i.values) for i in items]
-        blocks = [self.block_digests(p) for p in profiles]
-        for item, ds in zip(items, blocks):
-            item.extra["keys"] = item.extra.get("keys", set()) | set(ds)
-        found = ms.lookup_keys(conn, self.entity, [d for ds in blocks for d in ds])
-        in_batch: dict[str, list[int]] = defaultdict(list)
-        for n, ds in enumerate(blocks):
-            for d in ds:
-                in_batch[d].append(n)
-        stored = [self._ranked(ds, found) for ds in blocks]
-        peers = [self._ranked(ds, in_batch, n) for n, ds in enumerate(blocks)]
-        ids = sorted({g for c in stored for g in c})
-        golden: Mapping[str, Any] = self._golden_profiles(conn, ids) if self.model is None \
-            else self._golden_rows(conn, ids)
-        pairs = [(n, g) for n, c in enumerate(stored) for g in c if g in golden] + \
-            [(n, m) for n, c in enumerate(peers) for m in c]
-        if self.model is not None:
-            probability, why = self._model_scores(items, golden, pairs)
-            auto, review = self.model.auto_merge, self.model.review
-        else:
-            left = [profiles[n] for n, _ in pairs]
-            right = [golden[o] if isinstance(o, str) else profiles[o] for _, o in pairs]
-            probability, evidence = score_pairs(left, right, self.weights)
-            auto, review = self.fuzzy.auto_merge, self.fuzzy.review
-
-            def why(k: int) -> dict[str, str]:
-                return explain(evidence, k)
-        best: dict[int, tuple[float, str, int]] = {}
-        for hit in np.flatnonzero(probability >= review):
-            k = int(hit)
-            n, other = pairs[k]
-            s = float(probability[k])
-            if isinstance(other, str):
-                if n not in best or (s, other) > best[n][:2]:
-                    best[n] = (s, other, k)
-            elif s >= auto:
-                groups.union(other, n)
-            elif self.settings.on_disputed == "review":
-                items[n].extra["situation"] = "disputed"
-                items[n].extra.setdefault("review", []).append((("group", other), s, why(k)))
-        for n, (s, g, k) in best.items():
-            item = items[n]
-            if s >= auto or self.settings.on_disputed == "link":
-                item.golden_id = g
-                item.extra["situation"] = "unlinked"
-                item.extra["matched_by"] = {"score": round(s, 4), **why(k)}
-            else:
-                item.extra["situation"] = "disputed"
-                if self.settings.on_disputed == "review":
-                    item.extra.setdefault("review", []).append((g, s, why(k)))
-
-    def _golden_rows(self, conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The candidate golden records' values (retired ones left out), for the model."""
-        rows = ms.fetch_columns(conn, self.entity, ids, list(prof.FIELDS))
-        for g in ms.retired_ids(conn, self.entity, list(rows)):
-            rows.pop(g, None)
-        return rows
-
-    def _model_scores(self, items: list[Incoming], golden: Mapping[str, Any],
-                      pairs: list[tuple[int, Any]]) -> tuple[np.ndarray, Any]:
-        """The model's match probability per pair, and its levels per pair for review."""
-        assert self.model is not None
-        model = self.model
-        position = {g: len(items) + n for n, g in enumerate(golden)}
-        frame = fc.Frame([i.values for i in items] + list(golden.values()), self.entity)
-        left = np.array([n for n, _ in pairs], dtype=np.int64)
-        right = np.array([position[o] if isinstance(o, str) else o for _, o in pairs],
-                         dtype=np.int64)
-        g = fc.gammas(frame, left, right)
-        version = model.version  # a hash of the whole model: once, not per pair
-
-        def why(k: int) -> dict[str, str]:
-            return {"model": version, **{c: level for c, level, _ in
-                                                model.explain(g[k])[1:] if level != "null"}}
-        return model.probability(g), why
-
-    @staticmethod
-    def _assign_groups(items: list[Incoming], groups: _Groups) -> int:
-        """Give each group of still-open records one new-golden placeholder."""
-        golden_of_root: dict[int, str] = {}
-        for n, item in enumerate(items):
-            if item.golden_id is not None:
-                golden_of_root.setdefault(groups.find(n), item.golden_id)
-        placeholder: dict[int, int] = {}
-        for n, item in enumerate(items):
-            root = groups.find(n)
-            if item.golden_id is None and root in golden_of_root:
-                item.golden_id = golden_of_root[root]  # matched a record that matched
-                item.extra.setdefault("situation", "unlinked")
-                continue
-            if item.golden_id is not None:
-                continue
-            item.extra.setdefault("situation", "unmatched")
-            item.extra["group"] = placeholder.setdefault(root, len(placeholder))
-        for item in items:  # in-batch review partners: by their placeholder
-            item.extra["review"] = [
-                (("group", items[o[1]].extra.get("group")) if items[o[1]].golden_id is None
-                 else items[o[1]].golden_id, s, e) if isinstance(o, tuple) else (o, s, e)
-                for o, s, e in item.extra.get("review", [])]
-        return len(placeholder)
-
-
-def id_order(golden_id: str) -> tuple[int, str]:
-    """C-9 before C-10: the oldest golden record first."""
-    prefix, _, number = golden_id.partition("-")
-    return (int(number), prefix) if number.isdigit() else (0, golden_id)

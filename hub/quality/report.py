@@ -5,7 +5,8 @@ Read from the store only (nothing is written, no source is contacted):
 - **completeness**: the share of a system's live records that carry a value for each
   field it maps (from the values each xref last delivered);
 - **invalid**: open quarantine entries per system and field (the values a mapping
-  refused);
+  refused); **dropped**: how many of them a mapping left out of a record it kept
+  (``on_invalid: drop_field``) rather than refusing the record;
 - **duplicates**: golden records that may be one person (open review pairs, as clusters);
 - **conflicts**: golden records whose systems disagree on a field (normalised values
   compared; the report names record, field and systems, never the values).
@@ -20,11 +21,12 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from hub.context import Hub
 from hub.store import bulk
 from hub.store.matching_tables import ReviewPair
+from hub.store.quarantine_kinds import dropped_clause
 from hub.store.tables import Quarantine, Xref
 
 PAGE = 5000
@@ -86,7 +88,7 @@ def quality(hub: Hub, system: str | None = None) -> dict[str, Any]:
                         filled[(row.system, row.entity, f)] += 1
         if group:
             _compare(group, system, conflicts)
-        invalid = _invalid(conn, system)
+        invalid, dropped = _invalid(conn, system)
         duplicates = _duplicate_clusters(conn)
     systems: dict[str, Any] = {}
     for (sys_name, entity), fields in sorted(mapped.items()):
@@ -97,7 +99,8 @@ def quality(hub: Hub, system: str | None = None) -> dict[str, Any]:
             "records": total,
             "fields": {f: {"completeness": round(filled[(sys_name, entity, f)] / total, 4)
                            if total else None,
-                           "invalid": invalid.get((sys_name, f), 0)} for f in fields},
+                           "invalid": invalid.get((sys_name, f), 0),
+                           "dropped": dropped.get((sys_name, f), 0)} for f in fields},
             "invalid_other": sum(n for (s, f), n in invalid.items()
                                  if s == sys_name and f not in fields),
         }
@@ -127,13 +130,21 @@ def _compare(group: list[Any], system: str | None, out: dict[tuple[str, str], An
                 entry["examples"].append(group[0].golden_id)
 
 
-def _invalid(conn: Connection, system: str | None) -> dict[tuple[str, str], int]:
+def _invalid(conn: Connection, system: str | None
+             ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """Open inbound entries per (system, field): all of them, and the dropped fields'."""
     q = bulk.table_of(Quarantine)
-    stmt = select(q.c.system, q.c.field, func.count()).where(
+    stmt = select(q.c.system, q.c.field, func.count(),
+                  func.sum(case((dropped_clause(q.c.reason), 1), else_=0))).where(
         q.c.status == "open", q.c.direction == "inbound").group_by(q.c.system, q.c.field)
     if system:
         stmt = stmt.where(q.c.system == system)
-    return {(s, f or "(record)"): int(n) for s, f, n in conn.execute(stmt)}
+    invalid: dict[tuple[str, str], int] = {}
+    dropped: dict[tuple[str, str], int] = {}
+    for s, f, n, n_dropped in conn.execute(stmt):
+        invalid[(s, f or "(record)")] = int(n)
+        dropped[(s, f or "(record)")] = int(n_dropped or 0)
+    return invalid, dropped
 
 
 def _duplicate_clusters(conn: Connection) -> list[dict[str, Any]]:

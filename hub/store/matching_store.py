@@ -8,14 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, select, update
 
 from hub.canonical import MODELS
 from hub.store import bulk
-from hub.store.matching_tables import GoldenRetired, MatchKey, ReviewPair
+from hub.store.matching_tables import GoldenRetired, MatchKey, ReviewPair, SourceKey
 from hub.store.tables import Xref
 
 
@@ -73,6 +73,84 @@ def remove_all_keys(conn: Connection, entity: str, golden_ids: Sequence[str]) ->
         conn.execute(delete(t).where(t.c.entity == entity, t.c.golden_id.in_(part)))
 
 
+# -- source records: the values each system last sent, and their keys -----------------------
+
+
+class Source(NamedTuple):
+    """A live source record (xref) as matching compares it: ``data`` holds its
+    unrestricted values as last received; ``keyed``: whether its match keys are stored
+    (not for an xref written before there were source keys)."""
+
+    xref_id: int
+    golden_id: str
+    system: str
+    source_key: str
+    data: dict[str, Any]
+    keyed: bool
+
+
+def lookup_source_keys(conn: Connection, entity: str, digests: Iterable[str]
+                       ) -> dict[str, list[tuple[int, str]]]:
+    """digest -> (xref id, golden id) of the live source records holding that key."""
+    k, x = bulk.table_of(SourceKey), bulk.table_of(Xref)
+    found: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for part in bulk.chunks(sorted(set(digests)), 4000):  # see lookup_keys
+        for value, xref_id, gid in conn.execute(
+                select(k.c.value, k.c.xref_id, x.c.golden_id)
+                .join(x, x.c.id == k.c.xref_id)
+                .where(k.c.entity == entity, k.c.value.in_(part), x.c.deleted_at.is_(None))):
+            found[value].append((xref_id, gid))
+    return found
+
+
+def sources_of(conn: Connection, entity: str, golden_ids: Sequence[str]) -> list[Source]:
+    """Every live source record of these golden records, in xref order."""
+    x, k = bulk.table_of(Xref), bulk.table_of(SourceKey)
+    keyed = exists().where(k.c.xref_id == x.c.id).label("keyed")
+    found: list[Source] = []
+    for part in bulk.chunks(sorted(set(golden_ids))):
+        for r in conn.execute(select(x.c.id, x.c.golden_id, x.c.system, x.c.source_key,
+                                     x.c.data, keyed).where(
+                x.c.entity == entity, x.c.golden_id.in_(part), x.c.deleted_at.is_(None))):
+            found.append(Source(r.id, r.golden_id, r.system, r.source_key, dict(r.data or {}),
+                                bool(r.keyed)))
+    found.sort(key=lambda s: s.xref_id)
+    return found
+
+
+def xref_ids(conn: Connection, system: str, entity: str, keys: Sequence[str]
+             ) -> dict[str, int]:
+    """source_key -> xref id."""
+    t = bulk.table_of(Xref)
+    found: dict[str, int] = {}
+    for part in bulk.chunks(keys):
+        for r in conn.execute(select(t.c.source_key, t.c.id).where(
+                t.c.system == system, t.c.entity == entity, t.c.source_key.in_(part))):
+            found[r.source_key] = r.id
+    return found
+
+
+def replace_source_keys(conn: Connection, entity: str, keys: Mapping[int, Iterable[str]]
+                        ) -> None:
+    """The match keys of these source records (xref id -> digests), replacing any they
+    had (a new xref may reuse a deleted one's id)."""
+    t = bulk.table_of(SourceKey)
+    ids = sorted(keys)
+    for part in bulk.chunks(ids):
+        conn.execute(delete(t).where(t.c.xref_id.in_(part)))
+    bulk.insert_rows(conn, t, [{"entity": entity, "value": v, "xref_id": i}
+                               for i in ids for v in sorted(set(keys[i]))])
+
+
+def remove_source_keys(conn: Connection, entity: str, golden_ids: Sequence[str]) -> None:
+    """Forget the match keys of every source record of these golden records (an erasure;
+    before their xrefs are deleted)."""
+    k, x = bulk.table_of(SourceKey), bulk.table_of(Xref)
+    for part in bulk.chunks(sorted(set(golden_ids))):
+        conn.execute(delete(k).where(k.c.entity == entity, k.c.xref_id.in_(
+            select(x.c.id).where(x.c.entity == entity, x.c.golden_id.in_(part)))))
+
+
 def fetch_columns(conn: Connection, entity: str, ids: Sequence[str], columns: Sequence[str]
                   ) -> dict[str, dict[str, Any]]:
     """id -> {column: value} for golden records: only what matching reads, not whole rows."""
@@ -124,6 +202,22 @@ def decided_pairs(conn: Connection, entity: str, pairs: Iterable[tuple[str, str]
             if (r.golden_a, r.golden_b) in wanted:
                 found[(r.golden_a, r.golden_b)] = r.status
     return found
+
+
+def set_pair_status(conn: Connection, entity: str, a: str, b: str, status: str,
+                    actor: str | None, now: dt.datetime) -> None:
+    """Mark the pair (a, b) decided (merged, kept_apart), adding it if it was never asked."""
+    x, y = ordered(a, b)
+    t = bulk.table_of(ReviewPair)
+    found = conn.execute(update(t).where(t.c.entity == entity, t.c.golden_a == x,
+                                         t.c.golden_b == y).values(
+        status=status, decided_at=now, decided_by=actor))
+    if not found.rowcount:
+        bulk.insert_rows(conn, t, [{
+            "entity": entity, "golden_a": x, "golden_b": y, "score": 1.0,
+            "evidence": {"decided": actor or "auto"}, "system": None, "source_key": None,
+            "run_id": None, "status": status, "created_at": now, "decided_at": now,
+            "decided_by": actor}])
 
 
 def queue_reviews(conn: Connection, entity: str, rows: list[dict[str, Any]],

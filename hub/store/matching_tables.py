@@ -1,8 +1,9 @@
 """Tables of match & merge: blocking keys, the steward's review queue, merges, overrides.
 
-None of them holds a restricted value in clear: match keys are keyed digests, review pairs
-carry only scores and the names of the comparisons, merge snapshots are the golden rows as
-stored (restricted values still sealed), and overrides of restricted fields are refused.
+None of them holds a restricted value in clear: match keys (of golden records and of source
+records) are keyed digests, review pairs carry only scores and the names of the comparisons,
+merge snapshots are the golden rows as stored (restricted values still sealed), and
+overrides of restricted fields are refused.
 """
 
 from __future__ import annotations
@@ -26,6 +27,19 @@ class MatchKey(SQLModel, table=True):
     entity: str = Field(primary_key=True, max_length=20)
     value: str = Field(primary_key=True, max_length=32)
     golden_id: str = Field(primary_key=True, max_length=32)
+
+
+class SourceKey(SQLModel, table=True):
+    """A blocking or rule key of one source record (an xref), from the values its system
+    last sent: a new record meets every source record sharing a key, not only the values
+    its golden record kept. ``value`` is a keyed digest, like ``MatchKey.value``."""
+
+    __tablename__ = "source_key"
+    __table_args__ = (Index("ix_source_key_xref", "xref_id"),)
+
+    entity: str = Field(primary_key=True, max_length=20)
+    value: str = Field(primary_key=True, max_length=32)
+    xref_id: int = Field(primary_key=True)
 
 
 class ReviewPair(SQLModel, table=True):

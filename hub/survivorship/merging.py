@@ -2,11 +2,12 @@
 
 A merge keeps the survivor's id: the other record's values compete field by field under
 the entity's survivorship rules (each with the source and business time it came with),
-its xrefs move to the survivor, its overrides too where the survivor has none, and both
-rows as they were go into ``golden_merge``. An unmerge restores the merged record from
-that snapshot (same id, its restricted values still sealed under its own key), moves its
-xrefs back, and rebuilds the survivor from its pre-merge snapshot plus what its own
-remaining sources sent since; the pair is then remembered as "kept apart".
+then every unrestricted field is decided again over the source records of both; its
+xrefs move to the survivor, its overrides too where the survivor has none, and both rows
+as they were go into ``golden_merge``. An unmerge restores the merged record from that
+snapshot (same id, its restricted values still sealed under its own key), moves its xrefs
+back, and decides both records again over the source records each has then; the pair is
+then remembered as "kept apart".
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from hub.store import bulk, goldens
 from hub.store import matching_store as ms
 from hub.store.matching_tables import GoldenMerge, GoldenOverride, ReviewPair
 from hub.store.tables import Xref
-from hub.survivorship.rules import Survivorship, typed
+from hub.survivorship import sources
+from hub.survivorship.rules import Sources, Survivorship
 from policies.envelope import is_sealed
 
 
@@ -47,7 +49,7 @@ class Steward:
         self.custom = [n for n, s in specs.items() if s.custom]
         self.types = {n: s.type for n, s in specs.items()}
         cfg = hub.deployment.config
-        self.rules = Survivorship(mm.survivorship_for(cfg, entity), self.builtin + self.custom)
+        self.rules = Survivorship(mm.survivorship_for(cfg, entity), specs)
 
     def writer(self, actor: str) -> GoldenWriter:
         """The single write path, with an audit log in the steward's name."""
@@ -71,14 +73,17 @@ class Steward:
                 "provenance": prov, "version": base["version"] + 1, "updated_at": now}
 
     def _fold(self, values: dict[str, Any], prov: dict[str, Any], other: dict[str, Any],
-              other_prov: dict[str, Any], overrides: dict[str, Any]
+              other_prov: dict[str, Any], overrides: dict[str, Any], sources: Sources
               ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``other``'s values compete, each with the source and time it came with."""
+        """``other``'s values compete, each with the source and time it came with; then
+        every field is decided again over the source records of both (``sources``)."""
         for field, value in other.items():
-            source = dict(other_prov.get(field) or {})
-            at = str(source.pop("at", ""))
-            values, prov, _ = self.rules.merge(values, prov, {field: value}, observed_at=at,
+            stamp = other_prov.get(field) or {}
+            source = {k: stamp.get(k) for k in ("system", "key", "run")}
+            values, prov, _ = self.rules.merge(values, prov, {field: value},
+                                               observed_at=str(stamp.get("at", "")),
                                                source=source, overrides=overrides)
+        values, prov, _ = self.rules.resolve(values, prov, sources, overrides)
         return values, prov
 
     def _pair_status(self, conn: Connection, a: str, b: str, status: str, actor: str,
@@ -115,9 +120,11 @@ class Steward:
             overrides = fetch_overrides(conn, self.entity, [survivor, merged], self.types)
             mine, theirs = overrides.get(survivor, {}), overrides.get(merged, {})
             moved_overrides = {f: v for f, v in theirs.items() if f not in mine}
+            both = sources.load(conn, self.entity, [survivor, merged], self.types)
+            both[survivor].absorb(both[merged])
             values, prov = self._fold(self._values(keep), dict(keep["provenance"] or {}),
                                       self._values(gone), gone["provenance"] or {},
-                                      {**mine, **moved_overrides})
+                                      {**mine, **moved_overrides}, both[survivor])
             row = self._row(keep, values, prov, now)
             system = "steward" if actor != "auto" else "merge"
             writer.save(conn, updates=[row], before={survivor: keep},
@@ -190,23 +197,15 @@ class Steward:
 
     def _rebuilt(self, conn: Connection, current: dict[str, Any], before: dict[str, Any],
                  now: dt.datetime) -> dict[str, Any]:
-        """``before`` (a pre-merge snapshot) plus what the record's sources sent since; the
-        next version of ``current``."""
+        """``before`` (a pre-merge snapshot), decided again over the record's live source
+        records as they are now (what they sent since included): the next version of
+        ``current``."""
         self.hub.sealer.open_goldens(conn, self.entity, [before])
         values, prov = self._values(before), dict(before.get("provenance") or {})
         overrides = fetch_overrides(conn, self.entity, [current["id"]],
                                     self.types).get(current["id"], {})
-        x = bulk.table_of(Xref)
-        for r in conn.execute(select(x.c.system, x.c.source_key, x.c.data).where(
-                x.c.entity == self.entity, x.c.golden_id == current["id"],
-                x.c.deleted_at.is_(None))):
-            data = dict(r.data or {})
-            at = str(data.pop("_at", ""))
-            data = {f: typed(self.types.get(f, "str"), v) for f, v in data.items()
-                    if f in self.types}
-            source = {"system": r.system, "key": r.source_key}
-            values, prov, _ = self.rules.merge(values, prov, data, observed_at=at,
-                                               source=source, overrides=overrides)
+        own = sources.load(conn, self.entity, [current["id"]], self.types)[current["id"]]
+        values, prov, _ = self.rules.resolve(values, prov, own, overrides)
         return self._row(current, values, prov, now)
 
 

@@ -16,6 +16,8 @@ class StreamCounts:
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
+    #: Inbound: invalid values left out of records that were stored (on_invalid: drop_field).
+    dropped_fields: int = 0
     skipped: int = 0  # outbound: not eligible (condition not met, no key value)
     error: str | None = None  # the stream itself failed (connection, fatal)
     # The read ended before the end of the source (a fatal parse error, a cut-off file):
@@ -51,7 +53,8 @@ class StreamCounts:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.error is None and self.incomplete is None
+        return (self.failed == 0 and self.dropped_fields == 0 and self.error is None
+                and self.incomplete is None)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -25,9 +25,11 @@ from hub.records import Incoming, content_hash
 from hub.store import bulk, goldens
 from hub.store.sealing import Sealer
 from hub.store.tables import StreamState, Xref
-from hub.sync import quarantine
+from hub.survivorship.sources import Sources
+from hub.sync import field_drops, quarantine
 from hub.sync.counts import StreamCounts
 from hub.sync.match_merge import MatchMerge
+from mappings.engine import DroppedField
 
 Progress = Callable[[int], None]
 
@@ -47,7 +49,7 @@ class InboundSync:
         self.started = started
         self.sealer = sealer
         self.entity = stream.entity
-        specs = deployment.fields[self.entity]
+        specs = self.specs = deployment.fields[self.entity]
         self.builtin = [n for n, s in specs.items() if not s.custom]
         self.custom = [n for n, s in specs.items() if s.custom]
         self.batch_size = deployment.config.batch_size
@@ -101,6 +103,7 @@ class InboundSync:
             problems.append((p, None))
         items: list[Incoming] = []
         seen: dict[str, str] = {}
+        dropped: list[DroppedField] = []  # on_invalid: drop_field, per record
         fallback_time = self.started.replace(tzinfo=None).isoformat(timespec="seconds")
         for rec in batch.records:
             if not self.counts.unknown_columns and rec.data:
@@ -122,8 +125,9 @@ class InboundSync:
                 problems.append((problem, rec.data))
                 continue
             seen[key] = rec.location
+            dropped.clear()
             try:
-                values, updated = mapping.inbound(rec.data)
+                values, updated = mapping.inbound(rec.data, dropped=dropped)
             except MappingError as exc:
                 problem.reason, problem.field = exc.reason, exc.field
                 problems.append((problem, rec.data))
@@ -132,8 +136,11 @@ class InboundSync:
                 if updated else fallback_time
             # The business time is part of the hash: a source re-asserting a value at a
             # newer time can win against another source's value.
+            # A dropped field is absent from the values, so from the hash too: the same
+            # bad value read again hashes equal and changes nothing.
             items.append(Incoming(key, values, observed, content_hash([values, observed]),
-                                  rec.location, extra={"raw": rec.data}))
+                                  rec.location, extra={"raw": rec.data, "dropped": list(dropped)}
+                                  if dropped else {"raw": rec.data}))
         return items, problems
 
     def _process(self, batch: ReadBatch) -> None:
@@ -153,6 +160,11 @@ class InboundSync:
                 problems += refused
                 self.counts.failed += len(refused)
                 items = [i for i in items if not i.extra.get("refused")]
+            # stored without a field: an entry each (a refused record's entry says it all)
+            drops = field_drops.entries(items, system=self.stream.system,
+                                        stream=self.stream.name, mapping=self.stream.mapping,
+                                        specs=self.specs)
+            self.counts.dropped_fields += len(drops)
             try:
                 self.mm.check_changes()
             except HubError:
@@ -162,12 +174,13 @@ class InboundSync:
             self.mm.mark_seen(conn, [i.source_key for i in items
                                      if i.linked and i.previous_hash == i.source_hash] +
                               [p.source_key for p, _ in problems if p.source_key])
-            if self.settle:
+            if self.settle:  # a record still dropping a field has not passed: superseded
                 quarantine.settle(conn, system=self.stream.system, stream=self.stream.name,
-                                  passed_keys=[i.source_key for i in items],
-                                  failed=[p for p, _ in problems])
+                                  passed_keys=[i.source_key for i in items
+                                               if not field_drops.has_drops(i)],
+                                  failed=[p for p, _ in problems + drops])
             quarantine.save(conn, quarantine.quarantine_rows(
-                problems, run_id=self.run_id, system=self.stream.system,
+                problems + drops, run_id=self.run_id, system=self.stream.system,
                 stream=self.stream.name, entity=self.entity, direction="inbound", now=now,
                 sealer=self.sealer))
             self._audit(conn, items, problems, now)
@@ -185,6 +198,8 @@ class InboundSync:
         """Match, merge and write ``items``; return those the matching reaction refused."""
         new_count, refused = self.mm.match(conn, items)
         items = [i for i in items if not i.extra.get("refused")]
+        field_drops.carry_forward(conn, items, system=self.stream.system, entity=self.entity,
+                                  specs=self.specs)  # a dropped field is no news
         changed = [i for i in items if not (i.linked and i.previous_hash == i.source_hash)]
         self.counts.unchanged += len(items) - len(changed)
         new_ids = bulk.claim_ids(conn, self.entity, new_count)
@@ -198,6 +213,7 @@ class InboundSync:
         existing = goldens.read(conn, self.sealer, self.entity, sorted(
             {i.golden_id for i in changed if i.golden_id not in fresh}))  # type: ignore[misc]
         overrides = self.mm.overrides(conn, list(existing))
+        sources = self.mm.sources(conn, list(existing))  # survivorship counts them all
         echoes = self.mm.echoes(conn, changed, existing)
         working: dict[str, dict[str, Any]] = {}
         for item in changed:
@@ -213,7 +229,8 @@ class InboundSync:
             merged, did_change = merge_into(row, item.values, observed_at=item.observed_at,
                                             source=source, builtin=self.builtin,
                                             custom=self.custom, rules=self.mm.survivorship,
-                                            overrides=overrides.get(gid))
+                                            overrides=overrides.get(gid),
+                                            sources=sources.setdefault(gid, Sources()))
             working[gid] = {**merged, "_changed": row.get("_changed") or did_change}
             if created:
                 self.counts.created += 1
@@ -280,12 +297,17 @@ class InboundSync:
         for item in items:
             # a fuzzy link: its score, comparison levels and model version (never values);
             # text only, so the hashed detail reads back the same from every database
-            match = item.extra.get("matched_by")
-            extra = {"detail": {"matched_by": {k: str(v) for k, v in match.items()}}} \
-                if match else {}
+            match, drops = item.extra.get("matched_by"), item.extra.get("dropped")
+            detail: dict[str, Any] = {}
+            if match:
+                detail["matched_by"] = {k: str(v) for k, v in match.items()}
+            if drops:  # fields left out for an invalid value: names and reasons only
+                detail["dropped"] = {d.field: d.reason for d in drops}
+            extra = {"detail": detail} if detail else {}
             log.add("transfer.in", "received", at=now, golden_id=item.golden_id,
                     source_key=item.source_key, decisions=fields,
-                    value_hash=log.value_hash(item.values), **extra, **common)
+                    value_hash=log.value_hash(item.extra.get("received", item.values)),
+                    **extra, **common)
         for problem, _ in problems:
             log.add("transfer.in", "rejected", at=now, source_key=problem.source_key,
                     detail={"location": problem.location, "field": problem.field,

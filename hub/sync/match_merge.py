@@ -23,7 +23,8 @@ from hub.records import Incoming
 from hub.store import bulk
 from hub.store import matching_store as ms
 from hub.store.tables import StreamState, Xref
-from hub.survivorship.rules import Survivorship
+from hub.survivorship import sources as survivorship_sources
+from hub.survivorship.rules import Sources, Survivorship
 from hub.sync.counts import StreamCounts
 from hub.sync.echo import EchoCheck
 
@@ -46,7 +47,8 @@ class MatchMerge:
         self.stream = stream.name
         self.settings = mm.matching_for(cfg, entity)
         self.matcher = matcher_for(deployment, entity)
-        self.survivorship = Survivorship(mm.survivorship_for(cfg, entity), fields)
+        self.survivorship = Survivorship(mm.survivorship_for(cfg, entity),
+                                         {f: deployment.fields[entity][f] for f in fields})
         self.policy = cfg.deletes
         same = [s for s in deployment.streams("inbound", [stream.system]) if s.entity == entity]
         # Only a full read of the one stream carrying this system's records shows deletes.
@@ -105,10 +107,28 @@ class MatchMerge:
                     "unmatched: no golden record to link to (matching.on_unmatched: "
                     "quarantine)", self.system, "", source_key=item.source_key,
                     location=item.location), item.extra.get("raw")))
+        self._merge(conn, items)
         return new_count, refused
+
+    def _merge(self, conn: Connection, items: list[Incoming]) -> None:
+        """Golden records this batch's records link (new evidence) merge, through the
+        write path, before the batch's values go in; the trail says why."""
+        now = dt.datetime.now(dt.UTC)
+        event = {"kind": "record.merge", "source": self.system, "destination": "hub",
+                 "run_id": self.run_id}
+        for item in items:
+            for merged, score, why in item.extra.get("merge", []):
+                self.writer.merge(conn, str(item.golden_id), merged, actor="auto",
+                                  run_id=self.run_id, now=now, event=event,
+                                  why={"score": round(score, 4), **why,
+                                       "record": item.source_key})
 
     def overrides(self, conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
         return fetch_overrides(conn, self.entity, ids, self.types)
+
+    def sources(self, conn: Connection, ids: list[str]) -> dict[str, Sources]:
+        """Every live source record of these golden records: what survivorship counts."""
+        return survivorship_sources.load(conn, self.entity, ids, self.types)
 
     def echoes(self, conn: Connection, items: list[Incoming],
                goldens: Mapping[str, Mapping[str, Any]]) -> set[str]:
@@ -136,6 +156,7 @@ class MatchMerge:
                    if isinstance(other, str)]
         if reviews:
             ms.queue_reviews(conn, self.entity, reviews, now)
+        self.matcher.save_source_keys(conn, self.system, items)
         if self.policy.on_delete == "retire":  # a source sends it again: it lives again
             writer.revive(conn, sorted(working))
 

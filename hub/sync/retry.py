@@ -20,6 +20,7 @@ from connectors.base import Connector, ReadBatch, SourceRecord, StreamSpec
 from hub.audit.record import AuditLog
 from hub.context import Hub
 from hub.store import bulk
+from hub.store.quarantine_kinds import dropped_clause, is_dropped
 from hub.store.tables import Quarantine
 from hub.sync.counts import StreamCounts
 from hub.sync.inbound import InboundSync
@@ -71,6 +72,10 @@ def retry(hub: Hub, ids: list[int] | None = None, *, system: str | None = None,
         raw = hub.sealer.open_payload(e["payload"])
         if e["direction"] != "inbound":
             result.skipped[e["id"]] = "outbound: the next sync sends the record again"
+        elif is_dropped(e["reason"]):
+            result.skipped[e["id"]] = ("the record is stored without this field: fix the "
+                                       "value at the source and sync again, or discard this "
+                                       "entry")
         elif (e["system"], e["stream"]) not in streams:
             result.skipped[e["id"]] = f"stream {e['system']}.{e['stream']} is not configured"
         elif raw is None:
@@ -100,11 +105,27 @@ def retry(hub: Hub, ids: list[int] | None = None, *, system: str | None = None,
         tried = [e["id"] for g in groups.values() for e in g]
         statuses = dict(conn.execute(select(q.c.id, q.c.status).where(q.c.id.in_(tried))).all())
         passed = [i for i in tried if statuses.get(i) == "resolved"]
+        passed += _stored_without_fields(conn, run_id, [
+            e for g in groups.values() for e in g if statuses.get(e["id"]) == "superseded"])
         conn.execute(update(q).where(q.c.id.in_(passed or [-1])).values(status="retried"))
     result.run_id, result.streams = run_id, run.streams
     result.retried = passed
     result.failed = [i for i in tried if i not in passed]
     return result
+
+
+def _stored_without_fields(conn: Any, run_id: int, entries: list[dict[str, Any]]) -> list[int]:
+    """Entries whose record this retry stored, only without a field it dropped: every new
+    entry of the record in this run is a dropped field's."""
+    q = bulk.table_of(Quarantine)
+    stored = []
+    for e in entries:
+        new = conn.execute(select(dropped_clause(q.c.reason)).where(
+            q.c.run_id == run_id, q.c.system == e["system"], q.c.stream == e["stream"],
+            q.c.source_key == e["source_key"])).scalars().all()
+        if e["source_key"] and new and all(new):
+            stored.append(e["id"])
+    return stored
 
 
 def discard(hub: Hub, ids: list[int] | None = None, *, system: str | None = None) -> list[int]:

@@ -11,7 +11,8 @@ partial    1     a stream failed: a source that cannot be read (or whose read en
                  ``incomplete``), a target that failed while nothing of it waits in the
                  outbox
 partial    2     no stream failed, but records were refused (quarantined, or refused by a
-                 target and dead-lettered)
+                 target and dead-lettered), or stored without a field whose invalid value
+                 the mapping dropped (``on_invalid: drop_field``; in the quarantine too)
 pending    3     nothing failed or was refused, but deliveries wait in the outbox of this
                  run's targets: for a retry with backoff (the target failed in this run, or
                  an earlier one and the backoff has not run out) or as dead letters
@@ -150,7 +151,7 @@ def _status(streams: list[StreamCounts]) -> str:
     """failed > partial (a stream failed, or records refused) > pending > success."""
     if streams and all(_stream_failed(s) for s in streams):
         return "failed"
-    if any(_stream_broken(s) or s.failed for s in streams):
+    if any(_stream_broken(s) or s.failed or s.dropped_fields for s in streams):
         return "partial"
     if any(_waits(s) for s in streams):
         return "pending"

@@ -1,7 +1,8 @@
 """Charts as inline SVG, drawn on the server: no script, no CDN, no plotting library.
 
-The one chart helper of Kontor: the dashboard's reports page, the compliance report and
-the data-quality report all draw with it. Every chart
+The one chart helper of Kontor: the dashboard's reports and review pages, the compliance
+report, the data-quality report and the auto-merge threshold report all draw with it.
+Every chart
 
 - names itself: a ``<title>`` and a ``<desc>`` that lists every figure, so a screen reader
   reads the data (``role="img"`` hides the drawing's own text from it);
@@ -223,3 +224,123 @@ def column_chart(title: str, bars: Sequence[tuple[str, float]], *,
     """Vertical bars, one per (label, value): a stack of one series."""
     return stacked_columns(title, [label for label, _ in bars],
                            [(title, [value for _, value in bars])], empty=empty)
+
+
+_DASHES = ("", "7 4", "2 3", "10 3 2 3")  # series differ by dash as well as colour
+
+
+def _mark(shape: int, x: float, y: float, fill: str, label: str | None) -> str:
+    """A point of series ``shape``: circle, square or diamond, with its ``<title>``
+    (none on the legend's sample)."""
+    title = "" if label is None else f"<title>{_text(label)}</title>"
+    if shape % 3 == 0:
+        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{fill}">{title}</circle>'
+    if shape % 3 == 1:
+        return (f'<rect x="{x - 3:.1f}" y="{y - 3:.1f}" width="6" height="6" fill="{fill}">'
+                f"{title}</rect>")
+    return (f'<path d="M{x:.1f} {y - 4:.1f}L{x + 4:.1f} {y:.1f}L{x:.1f} {y + 4:.1f}'
+            f'L{x - 4:.1f} {y:.1f}Z" fill="{fill}">{title}</path>')
+
+
+def line_chart(title: str, xs: Sequence[str],
+               series: Sequence[tuple[str, Sequence[float | None]]], *, unit: str = "",
+               maximum: float | None = None, decimals: int | None = None,
+               x_title: str = "", markers: Sequence[tuple[int, str]] = (),
+               empty: str = "no data yet") -> Markup:
+    """Lines over one x axis (thresholds, days), one per ``series`` of (name, one value
+    per x); ``None`` leaves a gap where there is nothing to measure.
+
+    Series differ by colour, dash and point shape, and a legend names them; every point
+    carries a ``<title>`` and the ``<desc>`` lists every figure. ``maximum`` fixes the top
+    of the scale (100 for percentages); ``decimals`` how numbers are written (default: as
+    the bar charts do). ``markers``: (index into ``xs``, label), a dashed upright line
+    with its label, e.g. a suggested threshold.
+    """
+    names = [str(name) for name, _ in series]
+    lines: list[list[float | None]] = []
+    for name, values in series:
+        if len(values) != len(xs):
+            raise ValueError(f"chart {title!r}: every series needs one value per x "
+                             f"({len(xs)})")
+        checked = _checked(title, [0.0 if v is None else v for v in values],
+                           f"series {name!r}, value")
+        lines.append([None if v is None else c for v, c in zip(values, checked, strict=True)])
+    present = [v for line in lines for v in line if v is not None]
+    if not xs or not present:
+        return _empty(title, empty)
+
+    def shown(value: float | None) -> str:
+        if value is None:
+            return "no value"
+        return _number(value, unit) if decimals is None else f"{value:.{decimals}f}{unit}"
+
+    top = maximum if maximum is not None and maximum > 0 else max(present) or 1.0
+    ticks = [top * i / 4 for i in range(5)]
+    left = max(_width(_number(t, unit)) for t in ticks) * 1.2 + 10  # digits run wide
+    plot_top = _TOP + (22 if markers else 8)
+    plot_w = float(min(520, max(240, 14 * len(xs))))
+    step = plot_w / (len(xs) - 1) if len(xs) > 1 else 0.0
+    heads = [_cut(str(x)) for x in xs]
+    every = max(1, math.ceil((max(_width(h) for h in heads) + 8) / step)) if step else 1
+    base = plot_top + _PLOT_HEIGHT
+    legend_x = left + plot_w + 24
+    width = max(legend_x + 30 + max(_width(_cut(n)) for n in names) + 8,
+                _heading_width(title))
+    height = max(base + 20 + (18 if x_title else 0), plot_top + 18 * len(names)) + 6
+    desc = "; ".join(f"{x_title + ' ' if x_title else ''}{x}: " + ", ".join(
+        f"{n} {shown(line[i])}" for n, line in zip(names, lines, strict=True))
+        for i, x in enumerate(xs)) + "."
+    ident = _ident("line", title, list(xs), names, lines, unit, maximum, decimals,
+                   list(markers), x_title)
+    parts = _open(ident, width, height, title, desc)
+
+    def px(i: int) -> float:
+        return left + (i * step if len(xs) > 1 else plot_w / 2)
+
+    def py(value: float) -> float:
+        return base - min(1.0, value / top) * _PLOT_HEIGHT
+
+    for t in ticks:
+        y = py(t)
+        parts += [(f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{left + plot_w:.1f}" '
+                   f'y2="{y:.1f}" stroke="{"#8a93a3" if t == 0 else "#d9dee7"}"/>'),
+                  (f'<text x="{left - 6:.1f}" y="{y + 4:.1f}" text-anchor="end">'
+                   f"{_text(_number(t, unit))}</text>")]
+    for i, head in enumerate(heads):
+        if i % every == 0:
+            parts.append(f'<text x="{px(i):.1f}" y="{base + 15}" text-anchor="middle">'
+                         f"{_text(head)}</text>")
+    if x_title:
+        parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{base + 33}" '
+                     f'text-anchor="middle" fill="#5b6474">{_text(x_title)}</text>')
+    for index, label in markers:
+        if 0 <= index < len(xs):
+            x = px(index)
+            anchor = "start" if x < left + 40 else "end" if x > left + plot_w - 40 \
+                else "middle"
+            parts += [(f'<line x1="{x:.1f}" y1="{plot_top - 4}" x2="{x:.1f}" y2="{base}" '
+                       f'stroke="{INK}" stroke-dasharray="4 3"/>'),
+                      (f'<text x="{x:.1f}" y="{plot_top - 8}" text-anchor="{anchor}">'
+                       f"{_text(_cut(label))}</text>")]
+    for s, (name, line) in enumerate(zip(names, lines, strict=True)):
+        colour, dash = SERIES[s % len(SERIES)], _DASHES[s % len(_DASHES)]
+        path, pen_down = [], False
+        for i, value in enumerate(line):
+            if value is None:
+                pen_down = False
+                continue
+            path.append(f"{'L' if pen_down else 'M'}{px(i):.1f} {py(value):.1f}")
+            pen_down = True
+        dashing = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(f'<path d="{"".join(path)}" fill="none" stroke="{colour}" '
+                     f'stroke-width="2"{dashing}/>')
+        parts += [_mark(s, px(i), py(value), colour,
+                        f"{x_title + ' ' if x_title else ''}{xs[i]} · {name}: {shown(value)}")
+                  for i, value in enumerate(line) if value is not None]
+        y = plot_top + 18 * s
+        parts += [(f'<line x1="{legend_x:.1f}" y1="{y + 6}" x2="{legend_x + 24:.1f}" '
+                   f'y2="{y + 6}" stroke="{colour}" stroke-width="2"{dashing}/>'),
+                  _mark(s, legend_x + 12, y + 6, colour, None),
+                  f'<text x="{legend_x + 30:.1f}" y="{y + 10}">{_text(_cut(name))}</text>']
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -141,3 +141,22 @@ def quality_page(report: dict[str, Any], *, generated: dt.datetime | None = None
         clusters=len(clusters),
         duplicates=_table(["entity", "golden records"],
                           [(c["entity"], ", ".join(c["golden_ids"])) for c in clusters[:200]]))
+
+
+def thresholds_page(parts: Sequence[tuple[dict[str, Any], Markup]], *, subtitle: str = "",
+                    generated: dt.datetime | None = None) -> str:
+    """Auto-merge precision and recall by threshold, from the steward's decisions
+    (``kontor matching thresholds --html``): per entity (``hub.matching.thresholds.summary``
+    with its chart), the chart, the suggestion and the table."""
+    def share(value: float | None) -> str:
+        return "" if value is None else f"{value:.3f}"
+
+    return _ENV.get_template("report_thresholds.html").render(
+        title="Auto-merge thresholds from the steward's decisions", generated=_now(generated),
+        subtitle=subtitle, parts=[{
+            **figures, "chart": chart,
+            "table": _table(["threshold", "decided pairs at or above", "precision", "recall"],
+                            [(f"{p['threshold']:.2f}", p["pairs_above"], share(p["precision"]),
+                              share(p["recall"])) for p in figures["thresholds"]],
+                            ["decided pairs at or above", "precision", "recall"])}
+            for figures, chart in parts])

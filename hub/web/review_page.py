@@ -17,6 +17,7 @@ from hub.store.matching_tables import ReviewPair
 from hub.survivorship import review
 from hub.web.render import page
 from hub.web.session import ReviewPage, check_session_form
+from hub.web.threshold_chart import review_charts
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -49,7 +50,9 @@ def review_queue(request: Request, caller: ReviewPage, hub: HubDep,
             found = conn.execute(select(t.c.id, t.c.status, t.c.decided_by)
                                  .where(t.c.id == done)).first()
         decided = dict(found._mapping) if found else None
-    return page(request, "review.html", caller, pairs=pairs, decided=decided)
+    with hub.engine.connect() as conn:
+        charts = review_charts(conn)  # how auto-merging would have done on these decisions
+    return page(request, "review.html", caller, pairs=pairs, decided=decided, charts=charts)
 
 
 @router.post("/review/{pair_id}")

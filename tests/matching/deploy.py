@@ -80,3 +80,41 @@ def write_rows(folder: Path, name: str, rows: list[dict[str, Any]],
 
 def person(pid: str, first: str, last: str, **kw: Any) -> dict[str, Any]:
     return {"id": pid, "first": first, "last": last, "changed": "2026-01-01T00:00:00", **kw}
+
+
+def golden_of(hub: Any, system_name: str, key: str) -> str:
+    """The golden id system ``system_name``'s record ``key`` is linked to."""
+    from sqlalchemy import select
+
+    from hub.store import bulk
+    from hub.store.tables import Xref
+
+    x = bulk.table_of(Xref)
+    with hub.engine.connect() as conn:
+        return str(conn.execute(select(x.c.golden_id).where(
+            x.c.system == system_name, x.c.source_key == key)).scalar_one())
+
+
+def query_plans(conn: Any, action: Any, only: tuple[str, ...] | None = None) -> list[str]:
+    """SQLite's query plan of every statement ``action()`` runs on ``conn`` (of those
+    starting with one of ``only``, when given)."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, Any]] = []
+
+    def grab(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+        seen.append((statement, parameters))
+
+    event.listen(conn, "before_cursor_execute", grab)
+    try:
+        action()
+    finally:
+        event.remove(conn, "before_cursor_execute", grab)
+    plans = []
+    for statement, parameters in seen:
+        if only and not statement.lstrip().upper().startswith(only):
+            continue
+        params = parameters[0] if isinstance(parameters, list) else parameters
+        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params).all()
+        plans.append(" | ".join(str(r[-1]) for r in rows))
+    return plans

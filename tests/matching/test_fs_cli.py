@@ -80,3 +80,24 @@ def test_bad_input_is_named_by_file_line_and_column(files: Path, tmp_path: Path)
     code, out = _cli("evaluate", str(files / "A.csv"), "--model", str(model), "--truth",
                      str(files / "truth.csv"))
     assert code == 1 and "truth.csv: line 2, column 2: a key that is in none" in out
+
+
+def test_train_options_for_files(files: Path, tmp_path: Path) -> None:
+    """--block replaces the rules, --compare adds a column, --no-tf drops the tables."""
+    rows = (files / "A.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "A.csv").write_text("\n".join(
+        [rows[0] + ",state"] + [r + ",BY" for r in rows[1:]]) + "\n", encoding="utf-8")
+    model = tmp_path / "m.json"
+    code, out = _cli("train", str(tmp_path / "A.csv"), str(files / "B.csv"), "--link",
+                     "--block", "email", "--block", "soundex(last_name) + year(date_of_birth)",
+                     "--compare", "state:exact", "--no-tf", "--out", str(model), "--json")
+    assert code == 0, out
+    saved = json.loads(model.read_text(encoding="utf-8"))
+    assert saved["blocking"]["rules"] == ["email", ["soundex(last_name)",
+                                                    "year(date_of_birth)"]]
+    assert saved["custom_comparisons"]["state"]["kind"] == "exact"
+    assert [lv["level"] for lv in saved["comparisons"]["state"]] == ["exact", "else"]
+    assert "term_frequencies" not in saved
+    code, out = _cli("train", str(files / "A.csv"), "--compare", "state:fuzzy", "--out",
+                     str(model))
+    assert code == 1 and "unknown kind 'fuzzy'" in out

@@ -205,10 +205,9 @@ def test_records_written_outside_a_sync_get_match_keys(folder: Path) -> None:
     hub.close()
 
 
-def test_candidate_profile_cache_overflow_between_batches(
-        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Candidates cached by one batch and still wanted by the next, with a tiny cache."""
-    monkeypatch.setattr("hub.matching.matcher.PROFILE_CACHE", 1)
+def test_batches_of_one_record_meet_the_records_of_earlier_batches(folder: Path) -> None:
+    """With one record a batch, every record meets the source records stored before it
+    (not only the golden record's surviving values): the same clusters as one batch."""
     write_deployment(folder, system("crm") + system("shop"), "", {"crm": PERSON,
                                                                   "shop": PERSON},
                      batch_size=1)
@@ -220,4 +219,6 @@ def test_candidate_profile_cache_overflow_between_batches(
     result = run_sync(hub.deployment, hub.engine)
     assert result.status == "success"
     assert result.streams[1].situations["unlinked"] == 3
+    x = _xrefs(hub)
+    assert {x[("shop", f"s{i}")] for i in range(3)} == {x[("crm", "1")]}
     hub.close()

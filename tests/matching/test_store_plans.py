@@ -8,30 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Connection, event, text
+from sqlalchemy import text
 
 from hub.store import matching_store as ms
 from hub.store.db import make_engine
 from hub.store.migrate import upgrade
-
-
-def _plans(conn: Connection, action) -> list[str]:  # type: ignore[no-untyped-def]
-    seen: list[tuple[str, object]] = []
-
-    def grab(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
-        seen.append((statement, parameters))
-
-    event.listen(conn, "before_cursor_execute", grab)
-    try:
-        action()
-    finally:
-        event.remove(conn, "before_cursor_execute", grab)
-    plans = []
-    for statement, parameters in seen:
-        params = parameters[0] if isinstance(parameters, list) else parameters
-        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params).all()
-        plans.append(" | ".join(str(r[-1]) for r in rows))
-    return plans
+from tests.matching.deploy import query_plans
 
 
 def test_match_key_and_review_statements_search_by_index(tmp_path: Path) -> None:
@@ -39,9 +21,9 @@ def test_match_key_and_review_statements_search_by_index(tmp_path: Path) -> None
     upgrade(engine)
     with engine.begin() as conn:
         ms.add_keys(conn, "customer", [(f"k{i}", f"C-{i}") for i in range(50)])
-        plans = _plans(conn, lambda: ms.remove_keys(conn, "customer", [("k1", "C-1")]))
-        plans += _plans(conn, lambda: ms.lookup_keys(conn, "customer", ["k2", "k3"]))
-        plans += _plans(conn, lambda: ms.decided_pairs(conn, "customer", [("C-1", "C-2")]))
+        plans = query_plans(conn, lambda: ms.remove_keys(conn, "customer", [("k1", "C-1")]))
+        plans += query_plans(conn, lambda: ms.lookup_keys(conn, "customer", ["k2", "k3"]))
+        plans += query_plans(conn, lambda: ms.decided_pairs(conn, "customer", [("C-1", "C-2")]))
         assert conn.execute(text("SELECT count(*) FROM match_key")).scalar_one() == 49
     engine.dispose()
     assert len(plans) == 3

@@ -1,4 +1,9 @@
-"""Survivorship rules field by field, and steward overrides that later syncs do not beat."""
+"""Survivorship rules field by field, and steward overrides that later syncs do not beat.
+
+These decide between the golden record's value and the incoming one (no source records
+given, as for a write through the API); counting every source record's value is in
+``test_survivorship_counts.py``.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ def _merge(rules: Survivorship, current: dict, prov: dict, value: dict, at: str,
 
 
 def test_most_recent_by_business_time_and_null_never_overwrites() -> None:
-    rules = _rules()
+    rules = _rules(default="most_recent")
     values, prov, _ = _merge(rules, {}, {}, {"last_name": "Schmidt"}, "2026-02-01", "crm")
     values, prov, changed = _merge(rules, values, prov, {"last_name": "Schmitt"},
                                    "2026-01-01", "shop")  # older at its source: loses
@@ -42,8 +47,11 @@ def test_most_recent_by_business_time_and_null_never_overwrites() -> None:
     assert prov["last_name"]["system"] == "crm" and prov["street"]["system"] == "shop"
 
 
-def test_source_priority_beats_newer_values_of_lower_ranked_systems() -> None:
-    rules = _rules(fields={"last_name": {"rule": "source_priority", "priority": ["hr", "crm"]}})
+def test_trusted_source_beats_newer_values_of_less_trusted_systems() -> None:
+    # written with the former names (source_priority, priority): still read
+    rules = _rules(default="most_recent",
+                   fields={"last_name": {"rule": "source_priority", "priority": ["hr", "crm"]}})
+    assert rules.rule("last_name") == "trusted_source"
     values, prov, _ = _merge(rules, {}, {}, {"last_name": "Schmidt"}, "2026-01-01", "hr")
     values, prov, changed = _merge(rules, values, prov, {"last_name": "Schmitt"},
                                    "2027-01-01", "crm")
@@ -56,14 +64,15 @@ def test_source_priority_beats_newer_values_of_lower_ranked_systems() -> None:
     values, prov, _ = _merge(rules, values, prov, {"last_name": "Schmidt-Lang"},
                              "2028-01-01", "hr", key="k")
     assert values["last_name"] == "Schmidt-Lang"
-    # street follows the default rule: the most recent wins
+    assert prov["last_name"]["rule"] == "trusted_source"
+    # street follows the entity's default rule: the most recent wins
     values, prov, _ = _merge(rules, values, prov, {"street": "B 2"}, "2026-01-01", "shop")
     values, prov, _ = _merge(rules, values, prov, {"street": "C 3"}, "2026-06-01", "crm")
     assert values["street"] == "C 3"
 
 
 def test_most_complete_keeps_the_fuller_value() -> None:
-    rules = _rules(fields={"street": "most_complete"})
+    rules = _rules(fields={"address": "most_complete"})  # street is part of the address
     values, prov, _ = _merge(rules, {}, {}, {"street": "Hauptstraße 5a"}, "2026-01-01", "crm")
     values, prov, changed = _merge(rules, values, prov, {"street": "Hauptstr. 5"},
                                    "2027-01-01", "shop")
@@ -75,14 +84,21 @@ def test_most_complete_keeps_the_fuller_value() -> None:
 
 def test_config_refuses_unknown_fields_and_systems(tmp_path: Path) -> None:
     from hub.config import load
-    config = ("survivorship:\n  customer:\n    priority: [crm, nosuch]\n    fields:\n"
-              "      shoe_size: most_complete\n      street: {rule: source_priority}\n")
+    config = ("survivorship:\n  customer:\n    trust: [crm, api, nosuch]\n    fields:\n"
+              "      shoe_size: most_complete\n      street: {rule: trusted_source}\n"
+              "      tax_id: most_frequent\n      status: {rule: trusted_source, trust: [crm]}\n"
+              "  employee:\n    default: trusted_source\n")
     write_deployment(tmp_path, system("crm"), config, {"crm": PERSON})
     with pytest.raises(HubError) as info:
         load(tmp_path / "kontor.yaml")
     messages = [(p.path, p.message) for p in info.value.problems]  # type: ignore[attr-defined]
-    assert ("survivorship.customer", "unknown system 'nosuch' in priority") in messages
+    assert ("survivorship.customer", "unknown system 'nosuch' in trust") in messages  # api: ok
     assert any(p == "survivorship.customer.fields.shoe_size" for p, _ in messages)
+    street = dict(messages)["survivorship.customer.fields.street"]
+    assert "part of the address" in street and "fields.address" in street
+    assert "restricted" in dict(messages)["survivorship.customer.fields.tax_id"]
+    assert ("survivorship.employee", "default trusted_source needs a trust list") in messages
+    assert not any(p.endswith("fields.status") for p, _ in messages)
     assert all(":" in p.file for p in info.value.problems)  # type: ignore[attr-defined]
 
 

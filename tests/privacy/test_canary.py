@@ -77,7 +77,9 @@ def _exercise(config: Path) -> dict[str, str]:
                      ["audit", "search", "--kind", "transfer.out", "--json"],
                      ["audit", "report", str(config.parent / "report.html")],
                      ["audit", "ropa", str(config.parent / "ropa.csv")],
-                     ["audit", "verify"]):
+                     ["audit", "verify"], ["matching", "export", "--json"],
+                     ["matching", "thresholds", "--json"],
+                     ["matching", "thresholds", "--html", str(config.parent / "pr.html")]):
             result = runner.invoke(app, ["--config", str(config), *args])
             out["kontor " + " ".join(args)] = result.output
             if result.exception and not isinstance(result.exception, SystemExit):
