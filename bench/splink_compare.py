@@ -19,8 +19,7 @@ Splink is a benchmark-only dependency, never one of Kontor's. Run it from a virt
 its own (Kontor's runtime dependencies installed there too, the repo on ``sys.path``)::
 
     python3 -m venv /tmp/splinkvenv
-    /tmp/splinkvenv/bin/pip install "splink>=4,<5" faker numpy pandas rapidfuzz pyyaml \\
-        pydantic phonenumbers pycountry email-validator
+    /tmp/splinkvenv/bin/pip install "splink>=4,<5" faker numpy pandas rapidfuzz pydantic
     /tmp/splinkvenv/bin/python bench/splink_compare.py --rows 10000 --seed 1 --seed 2
 
 Columns: P/R/F1 from clusters; ``pairs``: the blocked pairs scored; ``pairF1`` from the scored pairs at the row's threshold
@@ -50,8 +49,7 @@ Splink is a benchmark-only dependency (not in pyproject.toml). Install it into a
 virtualenv of its own and run this script with that interpreter:
 
     python3 -m venv /tmp/splinkvenv
-    /tmp/splinkvenv/bin/pip install "splink>=4,<5" faker numpy pandas rapidfuzz pyyaml \\
-        pydantic phonenumbers pycountry email-validator
+    /tmp/splinkvenv/bin/pip install "splink>=4,<5" faker numpy pandas rapidfuzz pydantic
     /tmp/splinkvenv/bin/python bench/splink_compare.py --rows 10000
 """
 AUTO_MERGE = 0.95  # Kontor's default auto-merge threshold (model file: thresholds)
