@@ -25,9 +25,11 @@ demo: install
 	cd $(DEMO) && $(CURDIR)/$(BIN)/kontor serve
 
 # One worker per core (pytest-xdist), a test module at a time; the 20 slowest tests are
-# listed at the end.
+# listed at the end. Bytecode is cached (under .venv) even where PYTHONDONTWRITEBYTECODE
+# is set: every test worker and kontor process would compile every module again.
 test: install
-	$(BIN)/python -m pytest -n auto --dist loadscope --durations=20
+	env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache \
+	  $(BIN)/python -m pytest -n auto --dist loadscope --durations=20
 
 bench: install
 	$(BIN)/python bench/import_customers.py
