@@ -16,7 +16,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
 
 from hub.api.problems import ApiProblem
 from hub.canonical import FieldSpec
@@ -24,7 +31,13 @@ from hub.errors import MappingError
 from mappings.converters import clean_text
 from mappings.normalise import email as normalise_email
 
-_TYPES: dict[str, Any] = {"str": str, "int": int, "decimal": Decimal, "bool": bool,
+# A decimal as a number, or as text in the one spelling every pydantic accepts: pydantic
+# 2.13 dropped the pattern from its schema, and the document would promise that any text
+# is a valid amount.
+_DECIMAL_TEXT = r"^(?!^[-+.]*$)[+-]?0*\d*\.?\d*$"
+_DECIMAL = Annotated[Decimal, WithJsonSchema({"anyOf": [
+    {"type": "number"}, {"type": "string", "pattern": _DECIMAL_TEXT}]})]
+_TYPES: dict[str, Any] = {"str": str, "int": int, "decimal": _DECIMAL, "bool": bool,
                           "date": dt.date, "datetime": dt.datetime}
 _EMAIL_CATEGORY = "user.contact.email"
 _TEXT = Annotated[str, Field(max_length=500)]
