@@ -16,7 +16,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select, update
 
 from hub.audit.record import AuditLog
 from hub.canonical import builtin_fields
@@ -25,13 +25,12 @@ from hub.errors import HubError
 from hub.golden.rows import history_row
 from hub.golden.writer import GoldenWriter, fetch_overrides
 from hub.matching import settings as mm
-from hub.records import jsonable
 from hub.store import bulk, goldens
 from hub.store import matching_store as ms
-from hub.store.matching_tables import GoldenMerge, GoldenOverride, ReviewPair
+from hub.store.matching_tables import GoldenMerge
 from hub.store.tables import Xref
 from hub.survivorship import sources
-from hub.survivorship.rules import Sources, Survivorship
+from hub.survivorship.rules import Survivorship
 from policies.envelope import is_sealed
 
 
@@ -72,91 +71,24 @@ class Steward:
                 "custom": {f: values[f] for f in self.custom if values.get(f) is not None},
                 "provenance": prov, "version": base["version"] + 1, "updated_at": now}
 
-    def _fold(self, values: dict[str, Any], prov: dict[str, Any], other: dict[str, Any],
-              other_prov: dict[str, Any], overrides: dict[str, Any], sources: Sources
-              ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``other``'s values compete, each with the source and time it came with; then
-        every field is decided again over the source records of both (``sources``)."""
-        for field, value in other.items():
-            stamp = other_prov.get(field) or {}
-            source = {k: stamp.get(k) for k in ("system", "key", "run")}
-            values, prov, _ = self.rules.merge(values, prov, {field: value},
-                                               observed_at=str(stamp.get("at", "")),
-                                               source=source, overrides=overrides)
-        values, prov, _ = self.rules.resolve(values, prov, sources, overrides)
-        return values, prov
-
-    def _pair_status(self, conn: Connection, a: str, b: str, status: str, actor: str,
-                     now: dt.datetime) -> None:
-        x, y = ms.ordered(a, b)
-        t = bulk.table_of(ReviewPair)
-        found = conn.execute(update(t).where(t.c.entity == self.entity, t.c.golden_a == x,
-                                             t.c.golden_b == y).values(
-            status=status, decided_at=now, decided_by=actor))
-        if not found.rowcount:
-            bulk.insert_rows(conn, t, [{
-                "entity": self.entity, "golden_a": x, "golden_b": y, "score": 1.0,
-                "evidence": {"decided": "by steward"}, "system": None, "source_key": None,
-                "run_id": None, "status": status, "created_at": now, "decided_at": now,
-                "decided_by": actor}])
-
     # -- merge ---------------------------------------------------------------------------------
 
     def merge(self, survivor: str, merged: str, *, actor: str, run_id: int | None = None
               ) -> int:
-        """Merge ``merged`` into ``survivor``; return the merge's id (for an unmerge)."""
+        """Merge ``merged`` into ``survivor``; return the merge's id (for an unmerge).
+        The write path's merge, the one the sync's automatic merges use too."""
         if survivor == merged:
             raise MergeError("a golden record cannot be merged with itself")
-        now = dt.datetime.now(dt.UTC)
         writer = self.writer(actor)
         with self.hub.engine.begin() as conn:
             writer.lock(conn)
-            raw = bulk.fetch_goldens(conn, self.entity, [survivor, merged])
-            missing = [g for g in (survivor, merged) if g not in raw]
+            found = bulk.fetch_goldens(conn, self.entity, [survivor, merged])
+            missing = [g for g in (survivor, merged) if g not in found]
             if missing:
                 raise MergeError(f"no {self.entity} {missing[0]}")
-            opened = goldens.read(conn, self.hub.sealer, self.entity, [survivor, merged])
-            keep, gone = opened[survivor], opened[merged]
-            overrides = fetch_overrides(conn, self.entity, [survivor, merged], self.types)
-            mine, theirs = overrides.get(survivor, {}), overrides.get(merged, {})
-            moved_overrides = {f: v for f, v in theirs.items() if f not in mine}
-            both = sources.load(conn, self.entity, [survivor, merged], self.types)
-            both[survivor].absorb(both[merged])
-            values, prov = self._fold(self._values(keep), dict(keep["provenance"] or {}),
-                                      self._values(gone), gone["provenance"] or {},
-                                      {**mine, **moved_overrides}, both[survivor])
-            row = self._row(keep, values, prov, now)
-            system = "steward" if actor != "auto" else "merge"
-            writer.save(conn, updates=[row], before={survivor: keep},
-                        history=[history_row(self.entity, row, self.builtin, system=system,
-                                             run_id=run_id, now=now)],
-                        event=self.event("merged", run_id=run_id))
-            x = bulk.table_of(Xref)
-            moved = [[r.system, r.source_key] for r in conn.execute(
-                select(x.c.system, x.c.source_key).where(x.c.entity == self.entity,
-                                                         x.c.golden_id == merged))]
-            conn.execute(update(x).where(x.c.entity == self.entity, x.c.golden_id == merged)
-                         .values(golden_id=survivor))
-            o = bulk.table_of(GoldenOverride)
-            if moved_overrides:
-                conn.execute(update(o).where(o.c.entity == self.entity, o.c.golden_id == merged,
-                                             o.c.field.in_(list(moved_overrides)))
-                             .values(golden_id=survivor))
-            conn.execute(delete(o).where(o.c.entity == self.entity, o.c.golden_id == merged))
-            # merged away: its row goes, and each target drops (or keeps) its copy
-            writer.remove(conn, [merged], system=system, run_id=run_id, now=now,
-                          versions={merged: gone["version"]},
-                          event=self.event("merged_away", run_id=run_id))
-            r = bulk.table_of(ReviewPair)
-            conn.execute(update(r).where(r.c.entity == self.entity, r.c.status == "open",
-                                         (r.c.golden_a == merged) | (r.c.golden_b == merged))
-                         .values(status="obsolete", decided_at=now))
-            self._pair_status(conn, survivor, merged, "merged", actor, now)
-            result = conn.execute(bulk.table_of(GoldenMerge).insert().values(
-                entity=self.entity, survivor_id=survivor, merged_id=merged,
-                survivor_row=_jsonable(raw[survivor]), merged_row=_jsonable(raw[merged]),
-                moved_xrefs=moved, actor=actor, run_id=run_id, merged_at=now))
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
+            event = {k: v for k, v in self.event("", run_id=run_id).items() if k != "outcome"}
+            return writer.merge(conn, survivor, merged, actor=actor, run_id=run_id,
+                                now=dt.datetime.now(dt.UTC), event=event)
 
     # -- unmerge -------------------------------------------------------------------------------
 
@@ -191,7 +123,7 @@ class Steward:
                                    now=now) for r in (row, restored)]
             writer.save(conn, inserts=[restored], updates=[row], history=history,
                         before={survivor: current[survivor]}, event=self.event("unmerged"))
-            self._pair_status(conn, survivor, merged, "kept_apart", actor, now)
+            ms.set_pair_status(conn, self.entity, survivor, merged, "kept_apart", actor, now)
             conn.execute(update(m).where(m.c.id == merge_id).values(undone_at=now))
         return survivor, merged
 
@@ -207,10 +139,6 @@ class Steward:
         own = sources.load(conn, self.entity, [current["id"]], self.types)[current["id"]]
         values, prov, _ = self.rules.resolve(values, prov, own, overrides)
         return self._row(current, values, prov, now)
-
-
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return jsonable(row)
 
 
 def _restore(entity: str, snapshot: dict[str, Any]) -> dict[str, Any]:
