@@ -29,7 +29,7 @@ from connectors.base import (
 )
 from connectors.ldap.directory import NO_SUCH_OBJECT, Directory
 from connectors.ldap.schema import Schema
-from connectors.ldap.settings import LdapSettings
+from connectors.ldap.settings import CAPABILITIES, LdapSettings
 from connectors.ldap.values import EntryProblem, decode, to_record
 from connectors.ldap.writes import LdapWriter
 from hub.errors import FatalConnectorError, RecordProblem
@@ -46,9 +46,7 @@ class LdapConnector(Connector):
 
     kind: ClassVar[str] = "ldap"
     settings_model: ClassVar[type[ConnectorSettings]] = LdapSettings
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({
-        Capability.READ, Capability.INCREMENTAL, Capability.WRITE, Capability.DELETE,
-        Capability.DISCOVER})
+    capabilities: ClassVar[frozenset[Capability]] = CAPABILITIES
     settings: LdapSettings
 
     def __init__(self, settings: ConnectorSettings, *, system: str, base_dir: Path):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
-from connectors.base import ConnectorSettings
+from connectors.base import Capability, ConnectorSettings
 
 
 class LdapSettings(ConnectorSettings):
@@ -55,3 +55,8 @@ class LdapSettings(ConnectorSettings):
         if value is not None and not (value.startswith("(") and value.endswith(")")):
             raise ValueError("must be an LDAP filter in parentheses, e.g. (ou=staff)")
         return value
+
+
+#: What an LDAP system can do (the real connector and its stand-in without ldap3 alike).
+CAPABILITIES = frozenset({Capability.READ, Capability.INCREMENTAL, Capability.WRITE,
+                          Capability.DELETE, Capability.DISCOVER})

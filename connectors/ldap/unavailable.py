@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
 from connectors.base import Capability, Connector, ConnectorSettings, ReadBatch, StreamSpec
-from connectors.ldap.settings import LdapSettings
+from connectors.ldap.settings import CAPABILITIES, LdapSettings
 from hub.errors import FatalConnectorError, missing_extra
 
 
@@ -21,9 +21,7 @@ class LdapConnector(Connector):
 
     kind: ClassVar[str] = "ldap"
     settings_model: ClassVar[type[ConnectorSettings]] = LdapSettings
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({
-        Capability.READ, Capability.INCREMENTAL, Capability.WRITE, Capability.DELETE,
-        Capability.DISCOVER})
+    capabilities: ClassVar[frozenset[Capability]] = CAPABILITIES
     #: The ImportError that put this stand-in in place (set by ``connectors.ldap``).
     missing: ClassVar[ImportError] = ModuleNotFoundError("No module named 'ldap3'",
                                                          name="ldap3")
