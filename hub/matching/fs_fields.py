@@ -129,24 +129,26 @@ def _text_compute(field: str, column: str, normalise: Callable[[str], str],
     return compute
 
 
-def _dates(f: Frame, field: str) -> np.ndarray:
-    key = f"date:{field}"
+def _derived(f: Frame, key: str, build: Callable[[], np.ndarray]) -> np.ndarray:
+    """A column derived from the frame once, kept for every later pair of the frame."""
     found = f._derived.get(key)
     if found is None:
-        text = f.raw_column(field, f"text:{field}", lambda s: s).tolist()
-        found = np.array([date_parts(t) for t in text], dtype=np.int32).reshape(-1, 3)
-        f._derived[key] = found
+        found = f._derived[key] = build()
     return found
+
+
+def _dates(f: Frame, field: str) -> np.ndarray:
+    def build() -> np.ndarray:
+        text = f.raw_column(field, f"text:{field}", lambda s: s).tolist()
+        return np.array([date_parts(t) for t in text], dtype=np.int32).reshape(-1, 3)
+    return _derived(f, f"date:{field}", build)
 
 
 def _numbers(f: Frame, field: str) -> np.ndarray:
-    key = f"numeric:{field}"
-    found = f._derived.get(key)
-    if found is None:
+    def build() -> np.ndarray:
         text = f.raw_column(field, f"text:{field}", lambda s: s).tolist()
-        found = np.array([_number(t) if t else np.nan for t in text], dtype=float)
-        f._derived[key] = found
-    return found
+        return np.array([_number(t) if t else np.nan for t in text], dtype=float)
+    return _derived(f, f"numeric:{field}", build)
 
 
 def from_spec(spec: Mapping[str, Any]) -> Comparison:
