@@ -21,6 +21,8 @@ from hub.context import Hub
 from hub.golden.writer import GoldenWriter
 from hub.records import jsonable
 from hub.store import bulk, goldens
+from hub.store import matching_store as ms
+from hub.store.shredding import flush_log, zeroing_deletes
 from hub.store.tables import Delivery, RecordHistory, Xref
 from policies.engine import Destination
 
@@ -94,7 +96,7 @@ def erase(hub: Hub, entity: str, golden_id: str, *, actor: str) -> Erasure | Non
     log = AuditLog(deployment.keyring(), actor)
     writer = GoldenWriter(deployment, hub.sealer, entity, audit=log)
     now = dt.datetime.now(dt.UTC)
-    with hub.engine.begin() as conn:
+    with hub.engine.begin() as conn, zeroing_deletes(conn):
         writer.lock(conn)
         before = goldens.read(conn, hub.sealer, entity, [golden_id])[golden_id]
         blank = {**before, **{c: None for c in writer.builtin}, "custom": {},
@@ -104,6 +106,7 @@ def erase(hub: Hub, entity: str, golden_id: str, *, actor: str) -> Erasure | Non
         writer.save(conn, updates=[blank], before={golden_id: before})
         writer.retire(conn, [golden_id], reason="erased (Art. 17)", run_id=None, now=now)
         hub.sealer.forget(conn, entity, golden_id)  # after the save: no key survives it
+        ms.forget_sources(conn, entity, [golden_id])  # what each system last sent, too
         h = bulk.table_of(RecordHistory)
         conn.execute(delete(h).where(h.c.entity == entity, h.c.golden_id == golden_id))
         for label in result.deleted_in:  # what is gone there needs no more delivery state
@@ -115,4 +118,5 @@ def erase(hub: Hub, entity: str, golden_id: str, *, actor: str) -> Erasure | Non
                 detail={"deleted_in": result.deleted_in, "by_hand": result.to_do_by_hand,
                         "failed": result.failed})
         log.flush(conn)
+    flush_log(hub.engine)  # the replaced pages leave the write-ahead log too
     return result

@@ -29,6 +29,7 @@ from hub.context import Hub
 from hub.golden.rows import history_row, merge_into, new_golden, split_fields
 from hub.golden.writer import GoldenWriter, fetch_overrides, survivorship
 from hub.store import bulk, goldens
+from hub.store import matching_store as ms
 from hub.store.sealing import Sealer
 from hub.store.tables import Xref
 
@@ -202,5 +203,6 @@ def _remove(hub: Hub, entity: str, golden_id: str, expected_version: int | None,
                       versions={golden_id: row["version"]},
                       event={**source.event(), "outcome": "deleted"})
         hub.sealer.forget(conn, entity, golden_id)  # sealed values in its history: shredded
+        ms.forget_sources(conn, entity, [golden_id])
         x = bulk.table_of(Xref)
         conn.execute(delete(x).where(x.c.entity == entity, x.c.golden_id == golden_id))

@@ -142,13 +142,17 @@ def replace_source_keys(conn: Connection, entity: str, keys: Mapping[int, Iterab
                                for i in ids for v in sorted(set(keys[i]))])
 
 
-def remove_source_keys(conn: Connection, entity: str, golden_ids: Sequence[str]) -> None:
-    """Forget the match keys of every source record of these golden records (an erasure;
-    before their xrefs are deleted)."""
+def forget_sources(conn: Connection, entity: str, golden_ids: Sequence[str]) -> None:
+    """Forget what the source records of these golden records said: their match keys and
+    the values kept for matching and unmerge (an erasure or a delete; before any xref is
+    deleted). The xrefs themselves stay until the caller deletes them: which system holds
+    which key is what tells an erasure's recipients."""
     k, x = bulk.table_of(SourceKey), bulk.table_of(Xref)
     for part in bulk.chunks(sorted(set(golden_ids))):
-        conn.execute(delete(k).where(k.c.entity == entity, k.c.xref_id.in_(
-            select(x.c.id).where(x.c.entity == entity, x.c.golden_id.in_(part)))))
+        owned = select(x.c.id).where(x.c.entity == entity, x.c.golden_id.in_(part))
+        conn.execute(delete(k).where(k.c.entity == entity, k.c.xref_id.in_(owned)))
+        conn.execute(update(x).where(x.c.entity == entity, x.c.golden_id.in_(part))
+                     .values(data=None))
 
 
 def fetch_columns(conn: Connection, entity: str, ids: Sequence[str], columns: Sequence[str]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import text
+
 from hub.auth.roles import Role
 from hub.store import goldens
 from tests.api.kit import Served
@@ -160,6 +162,23 @@ def test_put_replaces_core_and_listed_extensions_only(fresh: Served) -> None:
                   "sick_leave_reason"):
         assert after[field] == before[field], field
     assert replaced.json()["meta"]["version"] == 'W/"2"'
+
+
+def _source_keys(fresh: Served, user_id: str) -> tuple[int, int]:
+    """(match keys of this user's source records, match keys whose source record is gone)."""
+    with fresh.hub.engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT (SELECT count(*) FROM source_key k JOIN xref x ON x.id = k.xref_id "
+            "WHERE x.golden_id = :g), (SELECT count(*) FROM source_key WHERE xref_id NOT IN "
+            "(SELECT id FROM xref))"), {"g": user_id}).one()
+
+
+def test_delete_forgets_what_the_sources_sent(fresh: Served) -> None:
+    synced = "E-1003"  # came from HR: its source record has match keys and kept values
+    assert _source_keys(fresh, synced)[0] > 0
+    assert fresh.client.delete(f"/scim/v2/Users/{synced}",
+                               headers=_headers(fresh)).status_code == 204
+    assert tuple(_source_keys(fresh, synced)) == (0, 0)  # no digest outlives its record
 
 
 def test_delete(fresh: Served) -> None:

@@ -119,8 +119,10 @@ def test_subject_access_report(demo, tmp_path: Path) -> None:  # type: ignore[no
 
 def test_erasure_deletes_everywhere_and_keeps_only_the_fact(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     with sqlite3.connect(demo.target / "kontor.db") as store:
-        (number,) = store.execute("SELECT source_key FROM xref WHERE golden_id = 'E-1005' "
-                                  "AND system = 'hr'").fetchone()
+        number, sent = store.execute("SELECT source_key, data FROM xref WHERE golden_id = "
+                                     "'E-1005' AND system = 'hr'").fetchone()
+    # What HR sent that identifies her: it must leave the store file, not only the tables.
+    planted = [json.loads(sent)[f] for f in ("last_name", "work_email", "street")]
     with sqlite3.connect(demo.paths["payroll"]) as db:
         assert db.execute("SELECT 1 FROM employees WHERE personnel_no = ?",
                           (number,)).fetchone()
@@ -141,5 +143,10 @@ def test_erasure_deletes_everywhere_and_keeps_only_the_fact(demo, tmp_path: Path
                                                   "E-1005", "--json").stdout)]
     assert "erasure" in kinds
     assert kontor(demo, "audit", "verify").exit_code == 0
+    raw = b"".join(p.read_bytes() for p in demo.target.glob("kontor.db*"))
+    assert not [v for v in planted if v.encode() in raw]
+    with sqlite3.connect(demo.target / "kontor.db") as store:
+        assert store.execute("SELECT count(*) FROM source_key k JOIN xref x ON x.id = "
+                             "k.xref_id WHERE x.golden_id = 'E-1005'").fetchone() == (0,)
     again = kontor(demo, "sync")  # the source still holds the person: nothing comes back
     assert "E-1005" not in again.output

@@ -4,6 +4,7 @@ only, by index, and forgotten with their golden record."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 from sqlalchemy import text
@@ -47,6 +48,9 @@ def test_keys_follow_their_source_records(tmp_path: Path) -> None:
                                                                   {ids["k2"]: {"b"}}),
                              only=reads)
         assert not any("SCAN source_key" in p or "SCAN xref" in p for p in plans), plans
-        ms.remove_source_keys(conn, "customer", ["C-1"])
+        ms.forget_sources(conn, "customer", ["C-1"])
         assert conn.execute(text("SELECT count(*) FROM source_key")).scalar_one() == 1  # k3's
+        kept = conn.execute(text("SELECT source_key, data FROM xref ORDER BY source_key"))
+        assert [(k, json.loads(d) if d else None) for k, d in kept] == [
+            ("k1", None), ("k2", None), ("k3", {"last_name": "name 3"})]  # C-1's forgotten
     engine.dispose()
