@@ -109,3 +109,14 @@ def test_check_reports_mapped_columns_the_source_lacks(starter: Path) -> None:
     plain = runner.invoke(app, ["--config", str(starter), "check"])
     assert f"{mapping}:{first}: fields.first_name.column: column 'firstname' is not in " \
         "customers.csv" in " ".join(plain.output.split())
+
+
+def test_check_warns_of_a_setting_no_longer_read(starter: Path) -> None:
+    text = starter.read_text(encoding="utf-8")
+    starter.write_text(text + "\nmatching:\n  customer:\n    fuzzy: {max_candidates: 5}\n",
+                       encoding="utf-8")
+    result = runner.invoke(app, ["--config", str(starter), "check", "--json"])
+    assert result.exit_code == 0, result.output  # old files still load and check
+    [warning] = [w for w in json.loads(result.stdout)["warnings"]
+                 if w["stream"] == "matching.customer"]
+    assert "max_candidates is no longer used" in warning["warning"]

@@ -53,6 +53,7 @@ def check(
         except ConfigError as exc:
             problems += [{"file": p.file, "path": p.path, "problem": p.message}
                          for p in exc.problems]
+        warnings += retired_settings(deployment)
         store = check_store(deployment, keyring)
         results.append(store)
         if store["status"] != "ok":
@@ -181,6 +182,16 @@ def mapped_columns(system: config.System, connector: Connector,
                 warnings.append({"stream": stream.label, "warning": f"{doc.where(key_path)}: "
                                  f"{key_path}: {message}, in the records sampled"})
     return problems
+
+
+def retired_settings(deployment: config.Deployment) -> list[dict[str, str]]:
+    """Settings still accepted (old files load) but no longer read: say so, not ignore."""
+    return [{"stream": f"matching.{entity}",
+             "warning": "fuzzy.max_candidates is no longer used: every record sharing a "
+                        "blocking key is compared, so the result does not depend on arrival "
+                        "order; fuzzy.max_block bounds the work"}
+            for entity, settings in deployment.config.matching.items()
+            if settings.fuzzy.max_candidates is not None]
 
 
 def unwritable_columns(system: config.System, connector: Connector) -> list[dict[str, str]]:

@@ -74,8 +74,10 @@ class FuzzySettings(_Strict):
     blocking: list[BlockingKind] = Field(default_factory=lambda: list(DEFAULT_BLOCKING))
     #: A blocking key shared by more golden records than this is too common to use.
     max_block: int = Field(default=50, ge=2, le=10_000)
-    #: Score at most this many candidates per record (those sharing the rarest keys).
-    max_candidates: int = Field(default=5, ge=1, le=1000)
+    #: No longer used: a cap on candidates made the pairs depend on what arrived first
+    #: (``max_block`` bounds the work). Still accepted, so old files load; `kontor check`
+    #: warns where it is set.
+    max_candidates: int | None = Field(default=None, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _ordered(self) -> FuzzySettings:
