@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import Connection
+
 from hub.api import access_log
 from hub.auth import roles
 from hub.auth.tokens import Caller
@@ -47,6 +49,42 @@ class Disclosure:
             return False
         return self.gate.decide(entity, field, self.destination).action is Action.ALLOW
 
+    def unreleased(self, entity: str) -> list[str]:
+        """Restricted fields this caller is refused on every record, which no released
+        field's rule reads either: a page need not open (decrypt) them at all."""
+        specs = self.hub.deployment.fields[entity]
+        refused: list[str] = []
+        read: set[str] = set()
+        for name, spec in specs.items():
+            # The gate keeps one plan per field and destination: no rule is walked again.
+            plan = self.gate._plan(entity, name, self.destination)
+            if plan is None or (plan.constant is not None
+                                and plan.constant[0].action is Action.DENY):
+                if spec.restricted:
+                    refused.append(name)
+            else:
+                read.update(plan.condition_fields)
+        return [f for f in refused if f not in read]
+
+    def open(self, conn: Connection, entity: str, rows: list[dict[str, Any]]) -> None:
+        """Open a page of golden rows (as read from the table) for release to this caller:
+        restricted values the caller is refused are dropped unopened (with their
+        provenance), the others opened in one batch. What ``records`` then releases is
+        the same as from fully opened rows, at the cost of the fields it shows."""
+        skip = self.unreleased(entity)
+        if skip:
+            custom = {f for f in skip if self.hub.deployment.fields[entity][f].custom}
+            for row in rows:
+                for f in skip:
+                    if f not in custom:
+                        row[f] = None
+                if custom and row.get("custom"):
+                    row["custom"] = {k: v for k, v in row["custom"].items() if k not in custom}
+                if row.get("provenance"):
+                    row["provenance"] = {k: v for k, v in row["provenance"].items()
+                                         if k not in skip}
+        self.hub.sealer.open_goldens(conn, entity, rows)
+
     # -- releases -------------------------------------------------------------------------
 
     def values(self, entity: str, rows: Iterable[tuple[str, Mapping[str, Any]]]
@@ -54,13 +92,41 @@ class Disclosure:
         """Release (golden id, business values) pairs; one access-log row for all of them."""
         out = []
         shown: dict[str, Iterable[str]] = {}
+        fixed = self._fixed(entity)
         for golden_id, values in rows:
-            released, decisions = self.gate.release(entity, values, self.destination,
-                                                    record=values, record_id=golden_id)
+            released: dict[str, Any] = {}
+            slots: list[FieldDecision | None] = []
+            rest: dict[str, Any] = {}
+            for field, value in values.items():
+                decision = fixed.get(field)
+                if decision is None:  # conditional, transformed or unknown: the gate
+                    rest[field] = value
+                elif decision.action is Action.ALLOW:
+                    released[field] = value
+                slots.append(decision)
+            decisions = [d for d in slots if d is not None]
+            if rest:
+                more, theirs = self.gate.release(entity, rest, self.destination,
+                                                 record=values, record_id=golden_id)
+                released.update(more)
+                given = iter(theirs)
+                decisions = [d if d is not None else next(given) for d in slots]
+                released = {f: released[f] for f in values if f in released}  # gate's order
             shown[golden_id] = [f for f, v in released.items() if v is not None]
             out.append((released, decisions))
         self.note_shown(entity, shown)
         return out
+
+    def _fixed(self, entity: str) -> dict[str, FieldDecision]:
+        """Fields the gate allows or denies this caller outright, whatever the record
+        (the same decision the gate gives each record): decided once for a whole page."""
+        fixed = {}
+        for name in self.hub.deployment.fields[entity]:
+            plan = self.gate._plan(entity, name, self.destination)
+            if plan is not None and plan.constant is not None \
+                    and plan.constant[0].action in (Action.ALLOW, Action.DENY):
+                fixed[name] = plan.constant[0]
+        return fixed
 
     def note_shown(self, entity: str, shown: Mapping[str, Iterable[str]]) -> None:
         """Log, in one row, the restricted fields among those shown per golden id."""

@@ -21,7 +21,7 @@ from hub.api.writes import load
 from hub.auth.tokens import Caller
 from hub.canonical import MODELS
 from hub.context import Hub
-from hub.store import bulk
+from hub.store import bulk, search_index
 
 router = APIRouter(prefix="/scim/v2", tags=["scim"])
 IdPath = Annotated[str, Path(max_length=32, description="The User's id (golden id)")]
@@ -122,9 +122,11 @@ def _search(request: Request, caller: Caller, hub: Hub, query: Search) -> JSONRe
     if where is not None:
         counted, stmt = counted.where(where), stmt.where(where)
     with hub.engine.connect() as conn:  # not a dependency: saves two thread-pool trips
-        total = conn.execute(counted).scalar_one()
+        # The total is remembered until the employee table changes; the page walks the
+        # sort order's index (migration 0011) to startIndex.
+        total = search_index.count(conn, render.ENTITY, counted)
         rows = [dict(r._mapping) for r in conn.execute(stmt)] if size else []
-        hub.sealer.open_goldens(conn, render.ENTITY, rows)
+        view.open(conn, render.ENTITY, rows)
         found = [project(u, query.attributes, query.excluded, names)
                  for u in render.users(conn, view, rows, render.base_url(request))]
     return render.scim_response(schemas.list_response(found, total, start))

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 import hub.audit.tables
 import hub.auth.tables
 import hub.store.tables  # noqa: F401
+from hub.store import search_index
 from hub.store.db import make_engine
 
 config = context.config
@@ -33,6 +34,9 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies tables
         compare_type=True,
+        # Kept by SQL, not by a model: the search index's tables, triggers and indexes.
+        include_object=lambda obj, name, kind, reflected, other: not (
+            reflected and other is None and search_index.owned(name, kind)),
     )
     with context.begin_transaction():
         context.run_migrations()
