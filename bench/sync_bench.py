@@ -1,11 +1,15 @@
 """Benchmark: a full sync, then an incremental one with 1% of the records changed.
 
 Source: an SQLite billing table with an `updated_at` cursor; target: a CSV file; master
-store: SQLite. Each measurement runs in a fresh process (peak memory its own). Prints
-records/s, seconds and peak memory, and the incremental sync's time as a share of the
-full one.
+store: SQLite, or with ``--store postgresql`` a fresh database on the local PostgreSQL
+(127.0.0.1:5432, user postgres; dropped afterwards). Beside it, in the same run, the bare
+baseline on the same engine: the source rows read, inserted into an indexed table (SQLite
+executemany / PostgreSQL COPY) and written to CSV (``bench.import_customers.bare_insert``).
+Each measurement runs in a fresh process (peak memory its own). Prints records/s, seconds,
+peak memory (medians of --repeat runs), the full sync's rate as a share of the baseline's
+and the incremental sync's time as a share of the full one.
 
-    python bench/sync_bench.py --rows 100000
+    python bench/sync_bench.py --rows 100000 --store postgresql
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ from __future__ import annotations
 import argparse
 import random
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.measure import in_fresh_process, report, result
 
-CONFIG = """database: kontor.db
+POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+CONFIG = """database: {database}
 batch_size: 5000
 systems:
   billing:
@@ -59,13 +69,14 @@ fields:
 POLICY = "rules:\n  - {id: all, to: [export], category: user, action: allow}\n"
 
 
-def setup(folder: Path, rows: int) -> None:
+def setup(folder: Path, rows: int, database: str = "kontor.db") -> None:
     from policies import keys
 
     (folder / "mappings").mkdir(parents=True)
     (folder / "policies").mkdir()
     (folder / "out").mkdir()
-    (folder / "kontor.yaml").write_text(CONFIG, encoding="utf-8")
+    (folder / "kontor.yaml").write_text(CONFIG.replace("{database}", database),
+                                        encoding="utf-8")
     (folder / "mappings" / "in.yaml").write_text(IN, encoding="utf-8")
     (folder / "mappings" / "out.yaml").write_text(OUT, encoding="utf-8")
     (folder / "policies" / "p.yaml").write_text(POLICY, encoding="utf-8")
@@ -92,6 +103,39 @@ def change_one_percent(folder: Path, rows: int) -> int:
     return rows // step
 
 
+@contextmanager
+def store_url(kind: str, folder: Path, name: str) -> Iterator[str]:
+    """A fresh, empty store: an SQLite file in ``folder``, or a new PostgreSQL database
+    (dropped on exit)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / (name + '.db')}"
+        return
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    database = f"kontor_bench_{name}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{database}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def child_baseline(folder: Path, url: str) -> None:
+    from bench.import_customers import bare_insert
+
+    start = time.perf_counter()
+    source = sqlite3.connect(folder / "billing.db")
+    cursor = source.execute("SELECT * FROM customers")
+    columns = [d[0] for d in cursor.description]
+    stored = bare_insert(cursor, columns, url, folder / "out" / "baseline.csv")
+    source.close()
+    report(result(stored, time.perf_counter() - start))
+
+
 def child_sync(folder: Path, kind: str) -> None:
     from hub.context import open_hub
     from hub.sync.runner import run_sync
@@ -107,28 +151,58 @@ def child_sync(folder: Path, kind: str) -> None:
     report(result(changed, seconds))
 
 
+def one_run(rows: int, store: str) -> dict[str, dict[str, float]]:
+    """Baseline, full sync and incremental sync on fresh stores of one engine."""
+    with tempfile.TemporaryDirectory(prefix="kontor-sync-") as tmp:
+        folder = Path(tmp)
+        with store_url(store, folder, "kontor") as url:
+            setup(folder, rows, url if store != "sqlite" else "kontor.db")
+            with store_url(store, folder, "baseline") as bare:
+                baseline = in_fresh_process(__file__, "baseline",
+                                            ["--folder", str(folder), "--url", bare])
+            full = in_fresh_process(__file__, "full", ["--folder", str(folder)])
+            change_one_percent(folder, rows)
+            incremental = in_fresh_process(__file__, "incremental", ["--folder", str(folder)])
+    return {"baseline": baseline, "full": full, "incremental": incremental}
+
+
+def _median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--child", choices=["full", "incremental"])
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--child", choices=["baseline", "full", "incremental"])
     parser.add_argument("--folder", type=Path)
+    parser.add_argument("--url")
     args = parser.parse_args()
+    if args.child == "baseline":
+        child_baseline(args.folder, args.url)
+        return
     if args.child:
         child_sync(args.folder, args.child)
         return
-    with tempfile.TemporaryDirectory(prefix="kontor-sync-") as tmp:
-        folder = Path(tmp)
-        setup(folder, args.rows)
-        full = in_fresh_process(__file__, "full", ["--folder", str(folder)])
-        changed = change_one_percent(folder, args.rows)
-        incremental = in_fresh_process(__file__, "incremental", ["--folder", str(folder)])
-    print(f"sync of {args.rows:,} customers, SQLite source -> store -> CSV target")
-    print(f"{'run':<34}{'records':>10}{'seconds':>10}{'records/s':>12}{'peak MiB':>10}")
-    for label, r in (("full (every record new)", full),
-                     (f"incremental ({changed:,} changed, 1%)", incremental)):
-        print(f"{label:<34}{int(r['rows']):>10,}{r['seconds']:>10.1f}"
-              f"{r['rows'] / r['seconds']:>12,.0f}{r['peak_mib']:>10.0f}")
-    print(f"incremental / full time: {incremental['seconds'] / full['seconds']:.1%}")
+    runs = [one_run(args.rows, args.store) for _ in range(args.repeat)]
+    engine = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[args.store]
+    changed = int(runs[0]["incremental"]["rows"])
+    print(f"sync of {args.rows:,} customers, SQLite source -> {engine} store -> CSV target "
+          f"(median of {args.repeat})")
+    print(f"{'run':<40}{'records':>10}{'seconds':>10}{'records/s':>12}{'peak MiB':>10}")
+    rates = {}
+    for kind, label in (("baseline", "bare: read, indexed insert, CSV"),
+                        ("full", "kontor full (every record new)"),
+                        ("incremental", f"kontor incremental ({changed:,} changed, 1%)")):
+        measured = [r[kind] for r in runs]
+        seconds = _median(measured, "seconds")
+        rates[kind] = statistics.median(r["rows"] / r["seconds"] for r in measured)
+        print(f"{label:<40}{int(measured[0]['rows']):>10,}{seconds:>10.2f}"
+              f"{rates[kind]:>12,.0f}{_median(measured, 'peak_mib'):>10.0f}")
+    print(f"kontor full / bare baseline (records/s): {rates['full'] / rates['baseline']:.3f}x")
+    print(f"incremental / full time: "
+          f"{_median([r['incremental'] for r in runs], 'seconds') / _median([r['full'] for r in runs], 'seconds'):.1%}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,11 @@ from hub.store.matching_tables import (  # noqa: F401
     ReviewPair,
 )
 
+#: For tables of small rows with a composite primary key: on SQLite keep the rows in the
+#: primary key's b-tree instead of a rowid b-tree plus that index (one b-tree write per row
+#: instead of two, half the bytes; migration 0012). Other databases ignore it.
+WITHOUT_ROWID = {"sqlite_with_rowid": False}
+
 
 class Xref(SQLModel, table=True):
     """Which record in which system is which golden record."""
@@ -115,6 +120,7 @@ class Delivery(SQLModel, table=True):
     """What each target last acknowledged for each golden record (hash of the payload)."""
 
     __tablename__ = "delivery"
+    __table_args__ = (WITHOUT_ROWID,)
 
     system: str = Field(primary_key=True, max_length=100)
     stream: str = Field(primary_key=True, max_length=100)
@@ -159,7 +165,8 @@ class Outbox(SQLModel, table=True):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "system", "stream", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "system", "stream", "status", "next_attempt_at"),
+                      WITHOUT_ROWID)
 
     system: str = Field(primary_key=True, max_length=100)
     stream: str = Field(primary_key=True, max_length=100)
