@@ -21,6 +21,7 @@ Sealed values come in two formats, told apart by their prefix (the version marke
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 from pathlib import Path
 
@@ -45,8 +46,13 @@ class UnreadableValue(Exception):
     """The key is gone (crypto-shredded) or the ciphertext was tampered with or moved."""
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    # base64.urlsafe_b64encode, without its extra copies (one per sealed value)
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=") \
+        .decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
@@ -100,6 +106,10 @@ def _pad(plain: bytes, bucket: int) -> bytes:
     return plain + b"\x80" + b"\0" * (size - len(plain) - 1)
 
 
+#: "absent" padded, per bucket: most restricted fields are empty, so most plaintexts are it
+_ABSENT = {bucket: _pad(orjson.dumps(None), bucket) for bucket in BUCKETS}
+
+
 def _unpad(padded: bytes) -> bytes:
     plain = padded.rstrip(b"\0")
     if not plain.endswith(b"\x80"):
@@ -113,12 +123,29 @@ def sealed_length(bucket: int) -> int:
     return len(PADDED_PREFIX) + (4 * raw + 2) // 3
 
 
+#: A data key made ready to seal and open many values (``cipher``).
+Cipher = AESGCM
+
+
+def cipher(dek: bytes) -> Cipher:
+    """The data key's cipher, made once for a batch of values under that key."""
+    return AESGCM(dek)
+
+
 def seal(dek: bytes, value: object, aad: str, *, bucket: int = BUCKETS[0]) -> str:
     """Encrypt any JSON-able value, ``None`` (absent) included, padded to at least
     ``bucket`` bytes; ``aad`` binds it to its record and field."""
+    return seal_with(AESGCM(dek), value, aad.encode(), bucket)
+
+
+def seal_with(aead: Cipher, value: object, aad: bytes, bucket: int = BUCKETS[0]) -> str:
+    """``seal`` with the data key's cipher made once (a batch seals many values under one
+    key): the same format, and still a fresh random nonce for every value."""
     nonce = os.urandom(_NONCE)
-    plain = _pad(orjson.dumps(value, default=str), bucket)
-    return PADDED_PREFIX + _b64(nonce + AESGCM(dek).encrypt(nonce, plain, aad.encode()))
+    plain = _ABSENT.get(bucket) if value is None else None
+    if plain is None:
+        plain = _pad(orjson.dumps(value, default=str), bucket)
+    return PADDED_PREFIX + _b64(nonce + aead.encrypt(nonce, plain, aad))
 
 
 def seal_v1(dek: bytes, value: object, aad: str) -> str:
@@ -129,12 +156,17 @@ def seal_v1(dek: bytes, value: object, aad: str) -> str:
 
 
 def unseal(dek: bytes, token: str, aad: str) -> object:
+    return unseal_with(AESGCM(dek), token, aad.encode())
+
+
+def unseal_with(aead: Cipher, token: str, aad: bytes) -> object:
+    """``unseal`` with the data key's cipher made once."""
     padded = token.startswith(PADDED_PREFIX)
     if not padded and not token.startswith(SEALED_PREFIX):
         raise UnreadableValue("not a sealed value of a known format")
     raw = _unb64(token[len(PADDED_PREFIX if padded else SEALED_PREFIX):])
     try:
-        plain = AESGCM(dek).decrypt(raw[:_NONCE], raw[_NONCE:], aad.encode())
+        plain = aead.decrypt(raw[:_NONCE], raw[_NONCE:], aad)
     except InvalidTag:
         raise UnreadableValue("a sealed value does not decrypt (moved or altered)") from None
     return orjson.loads(_unpad(plain) if padded else plain)

@@ -49,6 +49,23 @@ def merge_into(row: dict[str, Any], values: dict[str, Any], *, observed_at: str,
             "provenance": prov}, changed
 
 
+def new_merged(gid: str, now: dt.datetime, values: dict[str, Any], *, observed_at: str,
+               source: dict[str, Any], builtin: list[str], custom: list[str],
+               rules: Survivorship, sources: Sources | None = None
+               ) -> tuple[dict[str, Any], bool]:
+    """``merge_into(new_golden(gid, now, builtin), values, ...)`` for a record no golden
+    record holds yet (no provenance, no override, the incoming record its only source),
+    without building the empty row and merging into it: the same row, in the same order."""
+    merged, prov, changed = rules.first(values, observed_at=observed_at, source=source,
+                                        sources=sources)
+    row = {"id": gid, "version": 0, "created_at": now,
+           "custom": {f: merged[f] for f in custom if merged[f] is not None},
+           "provenance": prov}
+    for f in builtin:
+        row[f] = merged[f]
+    return row, changed
+
+
 def history_row(entity: str, row: dict[str, Any], builtin: list[str], *, system: str,
                 run_id: int | None, now: dt.datetime) -> dict[str, Any]:
     """The record_history row for ``row`` as it is now."""

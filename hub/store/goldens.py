@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, select
 
 from hub import faults
 from hub.canonical import MODELS
-from hub.store import bulk, outbox
+from hub.store import bulk, outbox, search_index
 from hub.store.sealing import Sealer
 from hub.store.tables import RecordHistory
 
@@ -51,11 +51,11 @@ def write(conn: Connection, sealer: Sealer, entity: str, *, inserts: list[dict[s
     this same transaction."""
     outbox.enqueue(conn, entity, [r["id"] for r in inserts + updates], outbox_streams)
     faults.point("store.after_outbox")
-    sealer.seal_goldens(conn, entity, inserts + updates)
-    sealer.seal_history(conn, entity, history)
+    sealer.seal_write(conn, entity, inserts + updates, history)  # data keys looked up once
     bulk.insert_rows(conn, bulk.table_of(MODELS[entity]), inserts)
     bulk.update_goldens(conn, entity, updates)
     bulk.insert_rows(conn, bulk.table_of(RecordHistory), history)
+    search_index.refresh(conn, entity)  # the API's name search, a batch at a time (SQLite)
 
 
 def read_history(conn: Connection, sealer: Sealer, entity: str, golden_id: str

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,19 @@ from sqlalchemy import Connection, delete, select
 from hub.canonical import FieldSpec
 from hub.store import bulk
 from hub.store.tables import SubjectKey
-from policies.envelope import BUCKETS, Envelope, UnreadableValue, is_padded, is_sealed, seal, unseal
+from policies.envelope import (
+    BUCKETS,
+    Cipher,
+    Envelope,
+    UnreadableValue,
+    cipher,
+    is_padded,
+    is_sealed,
+    seal,
+    seal_with,
+    unseal,
+    unseal_with,
+)
 from policies.keys import Keyring
 
 _CACHE_LIMIT = 50_000
@@ -56,36 +68,66 @@ def field_bucket(spec: FieldSpec) -> int:
     return BUCKETS[1]
 
 
-@dataclass
-class Slot:
-    """One place in a row that holds restricted data, sealed at rest.
-
-    ``field``: the name bound into the AAD; ``sparse``: the holder keeps only what is
-    present (custom values, provenance), so an absent value opens to a missing key;
-    ``wrapped``: stored as ``{"sealed": token}`` (a provenance entry stays a mapping, so
-    readers of the raw row that expect one still find one)."""
-
-    holder: dict[str, Any]
-    key: str
-    field: str
-    bucket: int
+#: One kind of place in a row that holds restricted data: its (key, AAD field, bucket)s,
+#: ``sparse`` (the holder keeps only what is present: custom values, provenance; an absent
+#: value opens to a missing key) and ``wrapped`` (stored as ``{"sealed": token}``: a
+#: provenance entry stays a mapping, so readers of the raw row that expect one find one).
+@dataclass(frozen=True)
+class _Place:
+    slots: tuple[tuple[str, str, int], ...]
     sparse: bool
     wrapped: bool = False
 
-    def get(self) -> Any:
-        value = self.holder.get(self.key)
+    def get(self, holder: Mapping[str, Any], key: str) -> Any:
+        value = holder.get(key)
         if self.wrapped and isinstance(value, dict) and "sealed" in value:
             return value["sealed"]
         return value
 
-    def put(self, token: str) -> None:
-        self.holder[self.key] = {"sealed": token} if self.wrapped else token
+    def values(self, holder: Mapping[str, Any]) -> Iterator[Any]:
+        return (self.get(holder, key) for key, _, _ in self.slots)
 
-    def open(self, value: Any) -> None:
-        if value is None and self.sparse:
-            self.holder.pop(self.key, None)
-        else:
-            self.holder[self.key] = value
+
+#: A row's restricted places: (holder dict, place) pairs.
+_Held = list[tuple[dict[str, Any], _Place]]
+#: A row -> (the dict holding its built-in values, its custom values).
+ValuesOf = Callable[[dict[str, Any]], tuple[dict[str, Any], Any]]
+
+
+def _golden_values(row: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    return row, row.get("custom")
+
+
+def _history_values(row: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    return row["data"], row["data"].get("custom")
+
+
+def _any_plain(held: _Held) -> bool:
+    """Whether a row holds a restricted value not sealed yet (so it needs its data key)."""
+    for holder, place in held:
+        for key, _, _ in place.slots:
+            value = holder.get(key)
+            if place.wrapped and isinstance(value, dict) and "sealed" in value:
+                value = value["sealed"]
+            if value is not None and not is_sealed(value):
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where an entity's rows hold restricted data, worked out once per entity."""
+
+    builtin: _Place
+    custom: _Place
+    provenance: _Place
+
+    @classmethod
+    def of(cls, fields: list[str], custom: list[str], buckets: Mapping[str, int]) -> _Layout:
+        return cls(_Place(tuple((f, f, buckets[f]) for f in fields), False),
+                   _Place(tuple((f, f, buckets[f]) for f in custom), True),
+                   _Place(tuple((f, f"provenance.{f}", PROVENANCE_BUCKET)
+                                for f in fields + custom), True, wrapped=True))
 
 
 class Sealer:
@@ -98,12 +140,16 @@ class Sealer:
                        for e, specs in fields.items()}
         self.buckets = {e: {n: field_bucket(s) for n, s in specs.items() if s.restricted}
                         for e, specs in fields.items()}
+        self._layouts = {e: _Layout.of(self.builtin[e], self.custom[e], self.buckets[e])
+                         for e in fields}
         self._deks: dict[tuple[str, str], bytes | None] = {}
 
     # -- keys -------------------------------------------------------------------------------
 
-    def _keys(self, conn: Connection, entity: str, ids: Sequence[str], *, create: bool
-              ) -> dict[str, bytes | None]:
+    def _keys(self, conn: Connection, entity: str, ids: Sequence[str], *,
+              create: bool | Collection[str] = False) -> dict[str, bytes | None]:
+        """The data keys of ``ids`` (None: the record has none); a new key for each id
+        that has none yet when ``create`` is True or holds that id."""
         missing = [g for g in ids if (entity, g) not in self._deks]
         if len(self._deks) + len(missing) > _CACHE_LIMIT:
             self._deks.clear()
@@ -115,8 +161,9 @@ class Sealer:
                 subject = f"{entity}|{row.golden_id}"
                 self._deks[(entity, row.golden_id)] = self.envelope.unwrap(
                     row.wrapped, subject, row.key_id)
-        new = [g for g in missing if (entity, g) not in self._deks]
-        if new and create:
+        new = [g for g in missing if (entity, g) not in self._deks and
+               (create is True or (create is not False and g in create))]
+        if new:
             now, rows = dt.datetime.now(dt.UTC), []
             for gid in new:
                 dek, wrapped, kid = self.envelope.new_data_key(f"{entity}|{gid}")
@@ -135,8 +182,8 @@ class Sealer:
 
     # -- rows -------------------------------------------------------------------------------
 
-    def _slots(self, entity: str, row: dict[str, Any], values_of: Any, *, copy: bool
-               ) -> list[Slot]:
+    def _held(self, entity: str, row: dict[str, Any], values_of: ValuesOf, *, copy: bool
+              ) -> _Held:
         """Where a row holds restricted data: built-in values, custom values and, in golden
         rows, the provenance of restricted fields (which would tell that a value exists).
         ``copy``: the custom and provenance dicts are copied first (they may be shared
@@ -144,60 +191,100 @@ class Sealer:
         values, extra = values_of(row)
         if not values and not extra:
             return []  # an empty history version (a deleted record): nothing to seal
-        fields, custom = self.builtin[entity], self.custom[entity]
-        buckets = self.buckets[entity]
+        layout = self._layouts[entity]
         if copy and isinstance(extra, dict):
             values["custom"] = extra = dict(extra)
-        slots = [Slot(values, f, f, buckets[f], False) for f in fields]
-        if isinstance(extra, dict):
-            slots += [Slot(extra, f, f, buckets[f], True) for f in custom]
+        held: _Held = [(values, layout.builtin)]
+        if isinstance(extra, dict) and layout.custom.slots:
+            held.append((extra, layout.custom))
         prov = row.get("provenance") if values is row else None
         if isinstance(prov, dict):
             if copy:
                 row["provenance"] = prov = dict(prov)
-            slots += [Slot(prov, f, f"provenance.{f}", PROVENANCE_BUCKET, True, wrapped=True)
-                      for f in fields + custom]
-        return slots
+            held.append((prov, layout.provenance))
+        return held
 
-    def _apply(self, conn: Connection, entity: str, rows: Sequence[dict[str, Any]],
-               id_key: str, values_of: Any, *, sealing: bool) -> None:
-        if not rows or not (self.builtin[entity] or self.custom[entity]):
+    def _apply(self, conn: Connection, entity: str,
+               parts: Sequence[tuple[Sequence[dict[str, Any]], str, ValuesOf]], *,
+               sealing: bool) -> None:
+        """Seal (or open) the rows of ``parts``: (rows, their golden id's key, where their
+        values are). One write's golden rows and history rows are one call, so their data
+        keys are looked up once."""
+        if not (self.builtin[entity] or self.custom[entity]):
             return
         # Sealing: every row, absent values included. Opening: rows holding a sealed value.
-        todo = []
-        for row in rows:
-            slots = self._slots(entity, row, values_of, copy=sealing)
-            if slots and (sealing or any(is_sealed(slot.get()) for slot in slots)):
-                todo.append((row, slots))
+        todo: list[tuple[str, _Held]] = []
+        filled: set[str] = set()
+        for rows, id_key, values_of in parts:
+            for row in rows:
+                held = self._held(entity, row, values_of, copy=sealing)
+                if not held:
+                    continue
+                if sealing:
+                    todo.append((row[id_key], held))
+                    if row[id_key] not in filled and _any_plain(held):
+                        filled.add(row[id_key])
+                elif any(is_sealed(v) for holder, place in held for v in place.values(holder)):
+                    todo.append((row[id_key], held))
         if not todo:
             return
         # A record gets its data key with its first restricted value; the empty fields of
         # a record without one are sealed under a throwaway key (they open to nothing).
-        ids = [r[id_key] for r, _ in todo]
-        filled = {r[id_key] for r, slots in todo
-                  if sealing and any(slot.get() is not None and not is_sealed(slot.get())
-                                     for slot in slots)}
-        deks = self._keys(conn, entity, [g for g in ids if g not in filled], create=False)
-        if filled:
-            deks.update(self._keys(conn, entity, sorted(filled), create=True))
-        throwaway = os.urandom(32) if sealing else None
-        for row, slots in todo:
-            gid = row[id_key]
+        deks = self._keys(conn, entity, sorted({g for g, _ in todo}), create=filled)
+        if sealing:
+            self._seal_rows(entity, todo, deks)
+        else:
+            self._open_rows(entity, todo, deks)
+
+    def _seal_rows(self, entity: str, todo: list[tuple[str, _Held]],
+                   deks: Mapping[str, bytes | None]) -> None:
+        # One cipher per data key: every value still gets its own random nonce and an AAD
+        # naming its record and field, exactly as ``seal`` gives it.
+        throwaway = os.urandom(32)
+        ciphers: dict[bytes, Cipher] = {}
+        for gid, held in todo:
             dek = deks[gid] or throwaway
-            for slot in slots:
-                value = slot.get()
-                aad = f"{entity}|{gid}|{slot.field}"
-                if sealing:
-                    if dek is None:
-                        raise RuntimeError(f"no data key for {entity} {gid}")
+            aead = ciphers.get(dek)
+            if aead is None:
+                aead = ciphers[dek] = cipher(dek)
+            prefix = f"{entity}|{gid}|"
+            for holder, place in held:
+                wrapped = place.wrapped
+                for key, field, bucket in place.slots:
+                    value = holder.get(key)
+                    if wrapped and isinstance(value, dict) and "sealed" in value:
+                        value = value["sealed"]
                     if not is_sealed(value):
-                        slot.put(seal(dek, value, aad, bucket=slot.bucket))
+                        token = seal_with(aead, value, (prefix + field).encode(), bucket)
                     elif not is_padded(value):  # the legacy format: upgrade it if it opens
+                        aad = (prefix + field).encode()
+                        try:
+                            token = seal_with(aead, unseal_with(aead, str(value), aad), aad, bucket)
+                        except UnreadableValue:
+                            continue
+                    else:
+                        continue
+                    holder[key] = {"sealed": token} if wrapped else token
+
+    def _open_rows(self, entity: str, todo: list[tuple[str, _Held]],
+                   deks: Mapping[str, bytes | None]) -> None:
+        for gid, held in todo:
+            dek = deks[gid]
+            aead = cipher(dek) if dek is not None else None
+            prefix = f"{entity}|{gid}|"
+            for holder, place in held:
+                for key, field, _ in place.slots:
+                    value = place.get(holder, key)
+                    if not is_sealed(value):
+                        continue
+                    opened = None  # crypto-shredded (no key) or unreadable: the value is gone
+                    if aead is not None:
                         with contextlib.suppress(UnreadableValue):
-                            slot.put(seal(dek, unseal(dek, str(value), aad), aad,
-                                          bucket=slot.bucket))
-                elif is_sealed(value):
-                    slot.open(self._open(dek, str(value), aad))
+                            opened = unseal_with(aead, value, (prefix + field).encode())
+                    if opened is None and place.sparse:
+                        holder.pop(key, None)
+                    else:
+                        holder[key] = opened
 
     @staticmethod
     def _open(dek: bytes | None, value: str, aad: str) -> Any:
@@ -209,18 +296,23 @@ class Sealer:
             return None
 
     def seal_goldens(self, conn: Connection, entity: str, rows: Sequence[dict[str, Any]]) -> None:
-        self._apply(conn, entity, rows, "id", lambda r: (r, r.get("custom")), sealing=True)
+        self._apply(conn, entity, [(rows, "id", _golden_values)], sealing=True)
 
     def open_goldens(self, conn: Connection, entity: str, rows: Sequence[dict[str, Any]]) -> None:
-        self._apply(conn, entity, rows, "id", lambda r: (r, r.get("custom")), sealing=False)
+        self._apply(conn, entity, [(rows, "id", _golden_values)], sealing=False)
 
     def seal_history(self, conn: Connection, entity: str, rows: Sequence[dict[str, Any]]) -> None:
-        self._apply(conn, entity, rows, "golden_id",
-                    lambda r: (r["data"], r["data"].get("custom")), sealing=True)
+        self._apply(conn, entity, [(rows, "golden_id", _history_values)], sealing=True)
 
     def open_history(self, conn: Connection, entity: str, rows: Sequence[dict[str, Any]]) -> None:
-        self._apply(conn, entity, rows, "golden_id",
-                    lambda r: (r["data"], r["data"].get("custom")), sealing=False)
+        self._apply(conn, entity, [(rows, "golden_id", _history_values)], sealing=False)
+
+    def seal_write(self, conn: Connection, entity: str, goldens: Sequence[dict[str, Any]],
+                   history: Sequence[dict[str, Any]]) -> None:
+        """``seal_goldens`` and ``seal_history`` of one write at once: one look-up of the
+        records' data keys, one cipher per key."""
+        self._apply(conn, entity, [(goldens, "id", _golden_values),
+                                   (history, "golden_id", _history_values)], sealing=True)
 
     # -- re-sealing a store written before padding ---------------------------------------
 
@@ -235,25 +327,27 @@ class Sealer:
         are sealed under a throwaway key, so they open to nothing; it gets no key."""
         todo = []
         for row in rows:
-            slots = self._slots(entity, row, values_of, copy=False)
-            if any(not is_padded(slot.get()) for slot in slots):
-                todo.append((row, slots))
+            held = self._held(entity, row, values_of, copy=False)
+            if any(not is_padded(v) for holder, place in held for v in place.values(holder)):
+                todo.append((row, held))
         if not todo:
             return []
         ids = sorted({r[id_key] for r, _ in todo})
-        deks = self._keys(conn, entity, ids, create=False)
+        deks = self._keys(conn, entity, ids)
         throwaway = os.urandom(32)
-        for row, slots in todo:
+        for row, held in todo:
             gid = row[id_key]
             dek = deks.get(gid)
-            for slot in slots:
-                value = slot.get()
-                if is_padded(value):
-                    continue
-                aad = f"{entity}|{gid}|{slot.field}"
-                plain = self._open(dek, value, aad) \
-                    if isinstance(value, str) and is_sealed(value) else value
-                slot.put(seal(dek or throwaway, plain, aad, bucket=slot.bucket))
+            for holder, place in held:
+                for key, field, bucket in place.slots:
+                    value = place.get(holder, key)
+                    if is_padded(value):
+                        continue
+                    aad = f"{entity}|{gid}|{field}"
+                    plain = self._open(dek, value, aad) \
+                        if isinstance(value, str) and is_sealed(value) else value
+                    token = seal(dek or throwaway, plain, aad, bucket=bucket)
+                    holder[key] = {"sealed": token} if place.wrapped else token
         return [row for row, _ in todo]
 
     def reseal_payload(self, payload: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -78,6 +78,8 @@ class Survivorship:
         self.units = units
         self.voted = [f for u in units if u.voted for f in u.fields]
         self._voted_unit = {f: u.name for u in units if u.voted for f in u.fields}
+        self._rule_of = {f: u.rule for u in units for f in u.fields}
+        self._position = {f: i for i, f in enumerate(self._rule_of)}  # the units' order
 
     def rule(self, field: str) -> str:
         """The rule ``field`` follows (for documentation and tests)."""
@@ -104,6 +106,16 @@ class Survivorship:
                          source.get("run"), observed_at, 1)
         return self._decide(current, provenance, came, overrides or {}, sources)
 
+    def first(self, incoming: Mapping[str, Any], *, observed_at: str,
+              source: Mapping[str, Any], sources: Sources | None = None
+              ) -> tuple[dict[str, Any], dict[str, Any], bool]:
+        """``merge`` into a new, empty golden record (no provenance, no override, the
+        incoming record its only source): all of it wins, so no rule has anything to
+        decide. The sync's common case, without building the empty record first."""
+        if sources is not None:
+            sources.put(record_of(source, observed_at, incoming, self.voted))
+        return self._first(None, incoming, observed_at, source)
+
     def resolve(self, current: Mapping[str, Any], provenance: Mapping[str, Any],
                 sources: Sources, overrides: Mapping[str, Any] | None = None
                 ) -> tuple[dict[str, Any], dict[str, Any], bool]:
@@ -111,20 +123,29 @@ class Survivorship:
         source records); restricted fields keep their value."""
         return self._decide(current, provenance, None, overrides or {}, sources)
 
-    def _first(self, current: Mapping[str, Any], incoming: Mapping[str, Any], at: str,
+    def _first(self, current: Mapping[str, Any] | None, incoming: Mapping[str, Any], at: str,
                source: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], bool]:
-        values = {f: current.get(f) for f in self.fields}
+        """``current``: None for an empty record (every field None)."""
+        values = dict.fromkeys(self.fields) if current is None else \
+            {f: current.get(f) for f in self.fields}
         prov: dict[str, Any] = {}
         changed = False
         origin = {"system": source.get("system"), "key": source.get("key"),
                   "run": source.get("run")}
-        for unit in self.units:
-            stamp = _entry(origin, at, unit.rule, 1, 1)
-            for name in unit.fields:
-                if incoming.get(name) is not None:
-                    changed = changed or values[name] != incoming[name]
-                    values[name] = incoming[name]
-                    prov[name] = stamp
+        # One entry per rule, made only when a field under it is filled: every field a new
+        # record fills names the same source and time (entries are replaced, never edited).
+        stamps: dict[str, dict[str, Any]] = {}
+        # only the fields the record fills (a few of many), in the units' order
+        filled = sorted((f for f, v in incoming.items() if v is not None and f in self._rule_of),
+                        key=self._position.__getitem__)
+        for name in filled:
+            value, rule = incoming[name], self._rule_of[name]
+            changed = changed or values[name] != value
+            values[name] = value
+            stamp = stamps.get(rule)
+            if stamp is None:
+                stamp = stamps[rule] = _entry(origin, at, rule, 1, 1)
+            prov[name] = stamp
         return values, prov, changed
 
     def _decide(self, current: Mapping[str, Any], provenance: Mapping[str, Any],
@@ -267,7 +288,7 @@ def _entry(source: dict[str, Any], at: str, rule: str, agree: int | None, of: in
     """A provenance entry: who supplied the value, when, and by which rule it won."""
     entry = {**source, "at": at, "rule": rule}
     if rule == MOST_FREQUENT and agree is not None:
-        entry.update(agree=agree, of=of)
+        entry["agree"], entry["of"] = agree, of
     return entry
 
 

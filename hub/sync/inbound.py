@@ -19,7 +19,7 @@ from hub import faults
 from hub.audit.record import AuditLog
 from hub.config import Deployment, Stream
 from hub.errors import HubError, MappingError, RecordProblem
-from hub.golden.rows import history_row, merge_into, new_golden
+from hub.golden.rows import history_row, merge_into, new_golden, new_merged
 from hub.golden.writer import GoldenWriter
 from hub.records import Incoming, content_hash
 from hub.store import bulk, goldens
@@ -105,32 +105,38 @@ class InboundSync:
         seen: dict[str, str] = {}
         dropped: list[DroppedField] = []  # on_invalid: drop_field, per record
         fallback_time = self.started.replace(tzinfo=None).isoformat(timespec="seconds")
+        checked: set[tuple[str, ...]] = set()  # column sets looked at for unknown columns
+        ignored = set(spec.key) | ({spec.cursor_field} if spec.cursor_field else set())
+        system, stream = self.stream.system, self.stream.name
+
+        def refuse(rec: Any, reason: str, field: str | None = None, key: str | None = None
+                   ) -> None:
+            problems.append((RecordProblem(reason, system, stream, source_key=key,
+                                           location=rec.location, field=field), rec.data))
+
         for rec in batch.records:
             if not self.counts.unknown_columns and rec.data:
-                ignored = set(spec.key) | ({spec.cursor_field} if spec.cursor_field else set())
-                self.counts.unknown_columns = sorted(mapping.unknown_columns(rec.data) - ignored)
-            problem = RecordProblem("", self.stream.system, self.stream.name,
-                                    location=rec.location)
+                columns = tuple(rec.data)
+                if columns not in checked:
+                    checked.add(columns)
+                    self.counts.unknown_columns = sorted(mapping.unknown_columns(columns) -
+                                                         ignored)
             key_parts = [rec.data.get(k) for k in spec.key]
             if any(v is None or str(v).strip() == "" for v in key_parts):
                 missing = [k for k, v in zip(spec.key, key_parts)
                            if v is None or str(v).strip() == ""]
-                problem.reason, problem.field = "empty key column", missing[0]
-                problems.append((problem, rec.data))
+                refuse(rec, "empty key column", missing[0])
                 continue
             key = "|".join(str(v).strip() for v in key_parts)
-            problem.source_key = key
             if key in seen:
-                problem.reason = f"duplicate key in the source (first at {seen[key]})"
-                problems.append((problem, rec.data))
+                refuse(rec, f"duplicate key in the source (first at {seen[key]})", key=key)
                 continue
             seen[key] = rec.location
             dropped.clear()
             try:
                 values, updated = mapping.inbound(rec.data, dropped=dropped)
             except MappingError as exc:
-                problem.reason, problem.field = exc.reason, exc.field
-                problems.append((problem, rec.data))
+                refuse(rec, exc.reason, exc.field, key)
                 continue
             observed = updated.replace(tzinfo=None).isoformat(timespec="seconds") \
                 if updated else fallback_time
@@ -223,15 +229,23 @@ class InboundSync:
                 continue
             row = working.get(gid) or existing.get(gid)
             created = row is None
-            if row is None:
-                row = new_golden(gid, now, self.builtin)
             source = {"system": self.stream.system, "key": item.source_key, "run": self.run_id}
-            merged, did_change = merge_into(row, item.values, observed_at=item.observed_at,
-                                            source=source, builtin=self.builtin,
-                                            custom=self.custom, rules=self.mm.survivorship,
-                                            overrides=overrides.get(gid),
-                                            sources=sources.setdefault(gid, Sources()))
-            working[gid] = {**merged, "_changed": row.get("_changed") or did_change}
+            if row is None and gid not in overrides and gid not in sources:
+                # a new record of one source: it all wins, no rule to weigh (the common case)
+                merged, did_change = new_merged(
+                    gid, now, item.values, observed_at=item.observed_at, source=source,
+                    builtin=self.builtin, custom=self.custom, rules=self.mm.survivorship,
+                    sources=sources.setdefault(gid, Sources()))
+                merged["_changed"] = did_change
+                working[gid] = merged
+            else:
+                if row is None:
+                    row = new_golden(gid, now, self.builtin)
+                merged, did_change = merge_into(
+                    row, item.values, observed_at=item.observed_at, source=source,
+                    builtin=self.builtin, custom=self.custom, rules=self.mm.survivorship,
+                    overrides=overrides.get(gid), sources=sources.setdefault(gid, Sources()))
+                working[gid] = {**merged, "_changed": row.get("_changed") or did_change}
             if created:
                 self.counts.created += 1
             elif did_change:
