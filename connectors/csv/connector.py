@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from connectors._keys import key_text, key_values
 from connectors.base import (
+    FORMULA_START,
     Capability,
     ConnectorSettings,
     ReadBatch,
@@ -39,6 +40,8 @@ from connectors.files.text import (
     text_lines,
 )
 from hub.errors import FatalConnectorError, RecordProblem
+
+_FORMULA_FIRST = frozenset(c[0] for c in FORMULA_START)
 
 __all__ = ["CsvConnector", "CsvSettings"]
 
@@ -198,8 +201,11 @@ class CsvConnector(FileConnector):
             return RecordProblem(reason=reason, system=self.system, stream=stream.resource,
                                  location=where, field=field)
 
-        row = {name: self._cell(value if type(value) is str else cell_text(value))
+        row = {name: value if type(value) is str else cell_text(value)
                for name, value in record.items()}
+        if self.settings.spreadsheet_safe:  # only text that could start a formula is looked at
+            row = {name: self._cell(text) if text[:1] in _FORMULA_FIRST else text
+                   for name, text in row.items()}
         # One check for the whole record; only a failing one is searched field by field.
         joined = "\x1f".join(itertools.chain(row, row.values()))
         if "\x00" in joined or encode_problem(joined, enc) is not None:

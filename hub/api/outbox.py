@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import update
 
 from hub.api.deps import HubDep
 from hub.api.openapi import AUTHENTICATED
 from hub.api.security import OperationsReader, OutboxManager
 from hub.records import jsonable
-from hub.store import bulk, outbox
-from hub.store.tables import Outbox
+from hub.store import outbox
 
 router = APIRouter(prefix="/api/v1", tags=["operations"], responses=AUTHENTICATED)
 Name = Annotated[str | None, Query(max_length=100)]
@@ -33,13 +31,5 @@ def listing(hub: HubDep, caller: OperationsReader,
 @router.post("/outbox/retry", summary="Put dead letters back in line for the next sync")
 def retry(hub: HubDep, caller: OutboxManager, system: Name = None,
           stream: Name = None) -> dict[str, int]:
-    t = bulk.table_of(Outbox)
-    where = [t.c.status == "dead"]
-    if system:
-        where.append(t.c.system == system)
-    if stream:
-        where.append(t.c.stream == stream)
-    with hub.engine.begin() as conn:
-        count = conn.execute(update(t).where(*where).values(
-            status="pending", attempts=0, next_attempt_at=None)).rowcount
-    return {"retried": int(count)}
+    with hub.engine.begin() as conn:  # wakes `kontor serve`'s delivery worker
+        return {"retried": outbox.revive(conn, system, stream)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -10,7 +10,6 @@ from hub.cli.output import console, open_hub_or_fail, print_json
 
 app = typer.Typer(help="Deliveries waiting in the outbox, and dead letters.",
                   no_args_is_help=True)
-
 
 
 @app.command("list")
@@ -45,19 +44,6 @@ def list_cmd(
     console.print(table)
 
 
-def _scope(system: str | None, stream: str | None) -> tuple[Any, list[Any]]:
-    from hub.store import bulk
-    from hub.store.tables import Outbox
-
-    t = bulk.table_of(Outbox)
-    where = [t.c.status == "dead"]
-    if system:
-        where.append(t.c.system == system)
-    if stream:
-        where.append(t.c.stream == stream)
-    return t, where
-
-
 @app.command("retry")
 def retry_cmd(
     ctx: typer.Context,
@@ -65,13 +51,11 @@ def retry_cmd(
     stream: Annotated[str | None, typer.Option(help="Only this stream.")] = None,
 ) -> None:
     """Put dead letters back in line; the next sync tries them again."""
-    from sqlalchemy import update
+    from hub.store import outbox
 
     hub = open_hub_or_fail(ctx)
-    t, where = _scope(system, stream)
     with hub.engine.begin() as conn:
-        n = conn.execute(update(t).where(*where).values(
-            status="pending", attempts=0, next_attempt_at=None)).rowcount
+        n = outbox.revive(conn, system, stream)
     hub.close()
     console.print(f"[green]✓[/] {n} dead letters will be retried by the next sync")
 
@@ -86,11 +70,10 @@ def discard_cmd(
     """Give up on dead letters for good (they come back when their record changes)."""
     if not yes and not typer.confirm("Discard the dead letters?"):
         raise typer.Exit(1)
-    from sqlalchemy import delete
+    from hub.store import outbox
 
     hub = open_hub_or_fail(ctx)
-    t, where = _scope(system, stream)
     with hub.engine.begin() as conn:
-        n = conn.execute(delete(t).where(*where)).rowcount
+        n = outbox.discard(conn, system, stream)
     hub.close()
     console.print(f"[green]✓[/] {n} dead letters discarded")

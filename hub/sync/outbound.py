@@ -2,7 +2,8 @@
 mapping to a target.
 
 Inbound changes put golden ids into the outbox in their own transaction; this stream takes
-them out only in the transaction that records the target's acknowledgement. A record is
+them out only in the transaction that records the target's acknowledgement, and only the
+version of the row it read (a record changed again meanwhile stays due). A record is
 written when what the target would receive differs from what it last acknowledged, so a
 second run sends nothing; targets upsert by key, so a crash between write and
 acknowledgement costs one harmless re-send. A new target, or a changed policy or mapping,
@@ -97,6 +98,13 @@ class OutboundSync:
         self.builtin = [n for n, s in deployment.fields[self.entity].items() if not s.custom]
         self.counts = StreamCounts(stream.system, stream.name, "outbound", self.entity)
         self._decisions: dict[str, list[FieldDecision]] = {}  # this batch's, for the trail
+        self._tokens: outbox.Tokens = {}  # this batch's outbox row versions
+        # This batch's records the gate or mapping could not prepare, quarantined at the ack.
+        self._unprepared: list[tuple[str, RecordProblem]] = []
+        # Decision lists the gate hands out are built from a few memoised decisions:
+        # the trail's set id and legal bases, once per distinct list (by identity; the
+        # value keeps the decisions alive, so an id is never reused while cached).
+        self._trail: dict[tuple[int, ...], tuple[list[FieldDecision], str, list[str]]] = {}
 
     # -- what is due ------------------------------------------------------------------------
 
@@ -134,8 +142,9 @@ class OutboundSync:
         self.removal = self._removal(connector)
         while True:
             with self.engine.connect() as conn:
-                ids = outbox.due(conn, self.stream.system, self.stream.name, after,
-                                 self.batch_size)
+                self._tokens = outbox.due(conn, self.stream.system, self.stream.name, after,
+                                          self.batch_size)
+                ids = list(self._tokens)
                 rows = goldens.read(conn, self.sealer, self.entity, ids) if ids else {}
                 retired = ms.retired_ids(conn, self.entity, ids) if ids else set()
                 held = bulk.fetch_delivery_rows(conn, self.stream.system, self.stream.name,
@@ -164,10 +173,11 @@ class OutboundSync:
         batch = Batch(held=held)
         batch_keys: set[str] = set()
         key_columns = self.stream.spec.key
+        filtered = bool(self.stream.config.only_if)
+        self.counts.read += len(ids)
         for gid in ids:
-            self.counts.read += 1
             row = rows.get(gid)
-            if row is None or gid in retired or not self._eligible(row):
+            if row is None or gid in retired or (filtered and not self._eligible(row)):
                 # Gone (deleted, merged away, retired, erased) or no longer wanted here:
                 # what the target holds of it is removed, deactivated or kept.
                 (batch.gone if gid in held else batch.finished).append(gid)
@@ -214,16 +224,28 @@ class OutboundSync:
         except Exception as exc:  # noqa: BLE001 - one record must not stop the stream
             reason = f"could not prepare the record for this target ({type(exc).__name__})"
             self.counts.failed += 1
-            problem = RecordProblem(reason, self.stream.system, self.stream.name,
-                                    location=f"golden {row['id']}")
-            with self.engine.begin() as conn:
-                quarantine.save(conn, quarantine.quarantine_rows(
-                    [(problem, None)], run_id=self.run_id, system=self.stream.system,
-                    stream=self.stream.name, entity=self.entity, direction="outbound",
-                    now=dt.datetime.now(dt.UTC), sealer=self.sealer))
-                outbox.failed(conn, self.stream.system, self.stream.name, [row["id"]],
-                              reason, dead=True)
+            # Quarantined and dead-lettered with the batch's acknowledgement: a crash
+            # before it leaves the record due, to be tried (and refused) again.
+            self._unprepared.append((row["id"], RecordProblem(
+                reason, self.stream.system, self.stream.name, location=f"golden {row['id']}")))
             return None
+
+    def _settle_unprepared(self, conn: Any, now: dt.datetime) -> None:
+        """Quarantine and dead-letter the batch's records the gate or mapping could not
+        prepare (one statement each for the batch)."""
+        problems, self._unprepared = self._unprepared, []
+        if not problems:
+            return
+        quarantine.save(conn, quarantine.quarantine_rows(
+            [(p, None) for _gid, p in problems], run_id=self.run_id, system=self.stream.system,
+            stream=self.stream.name, entity=self.entity, direction="outbound", now=now,
+            sealer=self.sealer))
+        by_reason: dict[str, list[str]] = {}
+        for gid, p in problems:
+            by_reason.setdefault(p.reason, []).append(gid)
+        for reason, gids in by_reason.items():
+            outbox.failed(conn, self.stream.system, self.stream.name, gids, reason,
+                          dead=True, tokens=self._tokens)
 
     # -- delivery ---------------------------------------------------------------------------
 
@@ -248,8 +270,10 @@ class OutboundSync:
         except ConnectorError as exc:
             waiting = list(to_send) + batch.gone
             with self.engine.begin() as conn:
-                outbox.done(conn, system, stream, finished)
-                dead = outbox.failed(conn, system, stream, waiting, str(exc))
+                self._settle_unprepared(conn, dt.datetime.now(dt.UTC))
+                outbox.done(conn, system, stream, finished, self._tokens)
+                dead = outbox.failed(conn, system, stream, waiting, str(exc),
+                                     tokens=self._tokens)
             self.counts.error = (f"{exc} — {len(waiting)} records wait in the outbox"
                                  + (f", {dead} dead-lettered" if dead else ""))
             self._decisions.clear()
@@ -257,7 +281,8 @@ class OutboundSync:
         faults.point("outbound.after_write")
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as conn:
-            outbox.done(conn, system, stream, finished)
+            self._settle_unprepared(conn, now)
+            outbox.done(conn, system, stream, finished, self._tokens)
             if result is not None:
                 self._record(conn, result, acked, now)
             self._record_removals(conn, removed, now)
@@ -336,12 +361,10 @@ class OutboundSync:
         for part in bulk.chunks(gone):
             conn.execute(d.delete().where(d.c.system == system, d.c.stream == stream,
                                           d.c.golden_id.in_(part)))
-        if removed.deactivated:
-            bulk.upsert(conn, d, [
-                {"system": system, "stream": stream, "golden_id": gid, "target_key": p[1],
-                 "payload_hash": p[2], "run_id": self.run_id, "delivered_at": now}
-                for gid, p in removed.deactivated.items()], ["system", "stream", "golden_id"])
-        outbox.done(conn, system, stream, gone + list(removed.deactivated) + removed.kept)
+        outbox.acknowledge(conn, system, stream, self.run_id, now,
+                           {gid: (p[1], p[2]) for gid, p in removed.deactivated.items()},
+                           self._tokens)
+        outbox.done(conn, system, stream, gone + removed.kept, self._tokens)
         self.counts.deleted += len(removed.deleted)
         self.counts.deactivated += len(removed.deactivated)
         self.counts.kept += len(removed.kept)
@@ -356,7 +379,7 @@ class OutboundSync:
                 problems, run_id=self.run_id, system=system, stream=stream,
                 entity=self.entity, direction="outbound", now=now, sealer=self.sealer))
             outbox.failed(conn, system, stream, list(removed.rejected),
-                          "removal refused by the target", dead=True)
+                          "removal refused by the target", dead=True, tokens=self._tokens)
         if self.audit is not None:
             for gid in removed.deleted:
                 self.audit.add("transfer.out", "deleted", at=now, run_id=self.run_id,
@@ -376,38 +399,48 @@ class OutboundSync:
                 self.counts.updated += 1
             else:
                 self.counts.created += 1
-        bulk.upsert(conn, bulk.table_of(Delivery), [
-            {"system": system, "stream": stream, "golden_id": gid,
-             "target_key": result.sent[gid][1], "payload_hash": result.sent[gid][2],
-             "run_id": self.run_id, "delivered_at": now} for gid in result.written],
-            ["system", "stream", "golden_id"])
-        outbox.done(conn, system, stream, result.written)
+        sent = result.sent
+        outbox.acknowledge(conn, system, stream, self.run_id, now,
+                           {gid: (sent[gid][1], sent[gid][2]) for gid in result.written},
+                           self._tokens)
         self.counts.failed += len(result.rejected)
-        for gid, problem in result.rejected.items():
-            problem.system, problem.stream = system, stream
-            problem.location = problem.location or f"golden {gid}"
-        quarantine.save(conn, quarantine.quarantine_rows(
-            [(p, None) for p in result.rejected.values()], run_id=self.run_id,
-            system=system, stream=stream, entity=self.entity, direction="outbound", now=now,
-            sealer=self.sealer))
         if result.rejected:
+            for gid, problem in result.rejected.items():
+                problem.system, problem.stream = system, stream
+                problem.location = problem.location or f"golden {gid}"
+            quarantine.save(conn, quarantine.quarantine_rows(
+                [(p, None) for p in result.rejected.values()], run_id=self.run_id,
+                system=system, stream=stream, entity=self.entity, direction="outbound",
+                now=now, sealer=self.sealer))
             outbox.failed(conn, system, stream, list(result.rejected),
-                          "refused by the target", dead=True)
+                          "refused by the target", dead=True, tokens=self._tokens)
         self._audit(conn, result, now)
 
     def _audit(self, conn: Any, result: Delivered, now: dt.datetime) -> None:
         """One trail entry per record sent or refused, with every field's decision."""
         if self.audit is None:
             return
-        log = self.audit
+        log, rejected = self.audit, result.rejected
+        common: dict[str, Any] = {
+            "at": now, "run_id": self.run_id, "source": "hub", "destination": self.stream.label,
+            "entity": self.entity, "purpose": self.stream.config.purpose,
+            "policy_version": self.gate.version}
         for gid, (record, _key, _hash) in result.sent.items():
-            decisions = self._decisions.get(gid, [])
-            log.add("transfer.out", "rejected" if gid in result.rejected else "sent",
-                    at=now, run_id=self.run_id, source="hub", destination=self.stream.label,
-                    entity=self.entity, golden_id=gid, purpose=self.stream.config.purpose,
-                    decisions=log.decisions(decisions), policy_version=self.gate.version,
-                    value_hash=log.value_hash(record),
-                    detail={"legal_bases": sorted({d.legal_basis for d in decisions
-                                                   if d.legal_basis})})
+            sid, bases = self._trail_of(self._decisions.get(gid, []))
+            log.add("transfer.out", "rejected" if gid in rejected else "sent", **common,
+                    golden_id=gid, decisions=sid, value_hash=log.value_hash(record),
+                    detail={"legal_bases": list(bases)})
         log.flush(conn)
+
+    def _trail_of(self, decisions: list[FieldDecision]) -> tuple[str, list[str]]:
+        """(decision set id, legal bases) of one record's decisions, cached per list."""
+        assert self.audit is not None
+        key = tuple(map(id, decisions))
+        hit = self._trail.get(key)
+        if hit is None:
+            bases = sorted({d.legal_basis for d in decisions if d.legal_basis})
+            hit = (decisions, self.audit.decisions(decisions), bases)
+            if len(self._trail) < 10_000:
+                self._trail[key] = hit
+        return hit[1], hit[2]
 
