@@ -21,6 +21,7 @@ from hub.cli.matching_blocking import blocking
 from hub.cli.matching_explain import explain
 from hub.cli.matching_export import export
 from hub.cli.matching_io import option_settings, read_pairs, read_records, store_records
+from hub.cli.matching_rekey import rekey
 from hub.cli.matching_thresholds import thresholds
 from hub.cli.output import console, fail, print_json
 
@@ -63,7 +64,7 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Learn m, u and the prior from the records themselves (no labels); write the model."""
-    from hub.matching import fs_model, fs_report
+    from hub.matching import fs_model, training
 
     if entity not in ENTITIES:
         fail(f"--entity: {entity!r} is not one of {', '.join(ENTITIES)}")
@@ -76,10 +77,7 @@ def train(
         target = out or fs_model.model_path(base, entity)
     model = fs_model.train(keys, rows, sources=sources if link else None, seed=seed,
                            entity=entity, **settings)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    model.save(target)
-    report = target.with_suffix(".html")
-    report.write_text(fs_report.render(model), encoding="utf-8")
+    report = training.save(model, target)
     out = target
     summary = {"model": str(out), "report": str(report), "version": model.version,
                "records": len(keys),
@@ -177,3 +175,4 @@ app.command()(export)
 app.command()(explain)
 app.command()(blocking)
 app.command()(thresholds)
+app.command()(rekey)

@@ -11,11 +11,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, exists, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, select, update
 
 from hub.canonical import MODELS
 from hub.store import bulk
-from hub.store.matching_tables import GoldenRetired, MatchKey, ReviewPair, SourceKey
+from hub.store.matching_tables import (
+    GoldenRetired,
+    MatchKey,
+    MatchKeyset,
+    ReviewPair,
+    SourceKey,
+)
 from hub.store.tables import Xref
 
 
@@ -246,3 +252,46 @@ def retired_ids(conn: Connection, entity: str, ids: Sequence[str]) -> set[str]:
         found.update(conn.execute(select(t.c.golden_id).where(
             t.c.entity == entity, t.c.golden_id.in_(part))).scalars())
     return found
+
+
+# -- the key configuration the stored keys were made with (hub/golden/rekey.py) -------------
+
+
+def keyset(conn: Connection, entity: str) -> str | None:
+    t = bulk.table_of(MatchKeyset)
+    return conn.execute(select(t.c.fingerprint).where(t.c.entity == entity)).scalar()
+
+
+def set_keyset(conn: Connection, entity: str, fingerprint: str, at: dt.datetime) -> None:
+    t = bulk.table_of(MatchKeyset)
+    conn.execute(delete(t).where(t.c.entity == entity))
+    conn.execute(t.insert().values(entity=entity, fingerprint=fingerprint, keyed_at=at))
+
+
+def holds_keys(conn: Connection, entity: str) -> bool:
+    """Whether any match key of this entity is stored (golden or source)."""
+    return any(conn.execute(select(exists().where(t.c.entity == entity))).scalar()
+               for t in (bulk.table_of(MatchKey), bulk.table_of(SourceKey)))
+
+
+def replace_golden_keys(conn: Connection, entity: str, keys: Mapping[str, Iterable[str]]
+                        ) -> None:
+    """The match keys of these golden records (golden id -> digests), replacing all."""
+    remove_all_keys(conn, entity, sorted(keys))
+    add_keys(conn, entity, [(v, gid) for gid in sorted(keys) for v in sorted(set(keys[gid]))])
+
+
+def live_xrefs(conn: Connection, entity: str, after: int, limit: int
+               ) -> list[tuple[int, dict[str, Any]]]:
+    """(xref id, values last received) of live source records, by id, from ``after``."""
+    x = bulk.table_of(Xref)
+    return [(r.id, dict(r.data or {})) for r in conn.execute(
+        select(x.c.id, x.c.data).where(x.c.entity == entity, x.c.id > after,
+                                       x.c.deleted_at.is_(None))
+        .order_by(x.c.id).limit(limit))]
+
+
+def count_live_xrefs(conn: Connection, entity: str) -> int:
+    x = bulk.table_of(Xref)
+    return int(conn.execute(select(func.count()).where(
+        x.c.entity == entity, x.c.deleted_at.is_(None))).scalar_one())
