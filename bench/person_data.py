@@ -75,6 +75,11 @@ fields:
 """
 
 
+#: Locales whose city() depends on the process's string hashing (a set inside Faker), so
+#: the same seed would give other data in another run.
+UNSTABLE_CITIES = frozenset({"it_IT"})
+
+
 @lru_cache(maxsize=4)
 def pools(seed: int) -> Pools:
     """Name, street and place pools from Faker's locales (cached: Faker is slow)."""
@@ -91,7 +96,8 @@ def pools(seed: int) -> Pools:
             last.add(fake.last_name())
         for _ in range(400):
             street.add(fake.street_name())
-            cities.add(fake.city())
+            if locale not in UNSTABLE_CITIES:
+                cities.add(fake.city())
     first.update(NICK)
     rng = random.Random(seed)
     out = [sorted(s) for s in (first, last, street, cities)]

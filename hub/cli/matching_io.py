@@ -75,40 +75,19 @@ def store_records(ctx: typer.Context, entity: str
                   ) -> tuple[list[str], list[dict[str, Any]], list[str], Path, dict[str, Any]]:
     """(keys, values, systems, deployment folder, training settings) of the store's live
     source records; the settings from ``matching.<entity>.model`` of kontor.yaml."""
-    from sqlalchemy import select
-
-    from hub.store import bulk
-    from hub.store.tables import Xref
+    from hub.matching import training
 
     hub = open_hub_or_fail(ctx)
-    settings = model_settings(hub.deployment, entity)
-    t = bulk.table_of(Xref)
+    settings = training.model_settings(hub.deployment, entity)
     try:
         with hub.engine.connect() as conn:
-            found = conn.execute(select(t.c.system, t.c.source_key, t.c.data).where(
-                t.c.entity == entity, t.c.deleted_at.is_(None))
-                .order_by(t.c.system, t.c.source_key)).all()
+            found = training.stored_records(conn, entity)
     finally:
         hub.close()
-    if not found:
+    if not found.keys:
         fail(f"no {entity} records in the store to learn from: run a sync first, or give "
              "CSV files")
-    return ([f"{r.system}\x1f{r.source_key}" for r in found], [r.data or {} for r in found],
-            [r.system for r in found], hub.deployment.base_dir, settings)
-
-
-def model_settings(deployment: Any, entity: str) -> dict[str, Any]:
-    """``fs_model.train`` keywords from the deployment's ``matching.<entity>.model``."""
-    from hub.matching import fs_fields
-    from hub.matching.settings import matching_for
-
-    s = matching_for(deployment.config, entity).model
-    fields = deployment.fields[entity]
-    return {"comparisons": fs_fields.from_settings(s, fields),
-            "blocking": [r if isinstance(r, str) else tuple(r) for r in s.blocking]
-            if s.blocking is not None else None, "max_block": s.max_block,
-            "term_frequencies": fs_fields.tf_fields(s, fields),
-            "tf_min_count": s.tf_min_count}
+    return found.keys, found.values, found.systems, hub.deployment.base_dir, settings
 
 
 def option_settings(compare: list[str], block: list[str], no_tf: bool) -> dict[str, Any]:

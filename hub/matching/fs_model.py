@@ -43,7 +43,8 @@ FORMAT = "kontor-fs-model/1"
 TRAINING_RULES = ("dob", "soundex_last_first_year", "email")
 BLOCKING_RULES: tuple[fb.RuleSpec, ...] = (
     "dob_initials", "soundex_last_first_year", "name_prefixes_year", "postal_soundex_last",
-    "email", "phone")
+    "email", "phone", ("first_name", "last_name"), ("last_name", "date_of_birth"),
+    ("street", "postal_code"))
 #: The level taken as "the fields agree" when EM starts (names: 0 is "swapped").
 _AGREE = {"first_name": 1, "last_name": 1}
 

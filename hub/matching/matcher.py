@@ -123,6 +123,20 @@ class Matcher:
                 item.previous_hash = None
             if item.previous_hash != item.source_hash:
                 changed.append(item)  # new values: new evidence, maybe of another golden
+        return self._link(conn, system, items, unlinked, changed)
+
+    def relink(self, conn: Connection, system: str, items: list[Incoming]) -> None:
+        """Match stored source records of ``system`` again, as if their values had just
+        changed: each meets every source record sharing a key with it, so golden records
+        that new evidence (a model just trained, say) links merge (``extra["merge"]``)
+        and doubtful pairs go to review (``extra["review"]``). ``items``: linked, with
+        ``golden_id`` set and ``values`` as stored (``xref.data``)."""
+        for item in items:
+            item.linked = True
+        self._link(conn, system, items, [], items)
+
+    def _link(self, conn: Connection, system: str, items: list[Incoming],
+              unlinked: list[Incoming], changed: list[Incoming]) -> int:
         active = unlinked + changed
         if not active:
             return 0

@@ -95,6 +95,9 @@ Reaction = Literal["create", "quarantine"]
 DEFAULT_TF = ("first_name", "last_name", "date_of_birth")
 #: a value is listed in a frequency table (as a digest) only if this many records hold it
 TF_MIN_COUNT = 10
+#: source records in the store before the sync trains a model by itself: EM needs enough
+#: pairs to tell matches from non-matches
+AUTO_TRAIN = 1000
 #: the model's built-in comparisons (hub/matching/fs_compare.py)
 MODEL_COMPARISONS = ("first_name", "last_name", "date_of_birth", "address", "phone", "email")
 CompareKind = Literal["exact", "name", "jaro_winkler", "date", "numeric"]
@@ -180,6 +183,9 @@ class ModelSettings(_Strict):
     max_block: int = Field(default=200, ge=2, le=10_000)
     term_frequencies: list[str] = Field(default_factory=lambda: list(DEFAULT_TF))
     tf_min_count: int = Field(default=TF_MIN_COUNT, ge=2)
+    #: With no model file, the sync trains one by itself once the store holds this many
+    #: source records of the entity, and matches the store again with it (0: never).
+    auto_train: int = Field(default=AUTO_TRAIN, ge=0)
 
     @field_validator("blocking")
     @classmethod

@@ -8,6 +8,7 @@ the run lasts, and a crashed instance's lease simply expires, so it never blocks
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import threading
@@ -16,11 +17,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hub.errors import HubError
 from hub.store import bulk
 from hub.store.tables import JobLease
+
+log = logging.getLogger(__name__)
 
 TTL = dt.timedelta(seconds=120)
 
@@ -135,7 +138,14 @@ def held(engine: Engine, names: Sequence[str], *, ttl: dt.timedelta = TTL
     def heartbeat() -> None:
         while not stop.wait(ttl.total_seconds() / 3):
             for name in got:
-                _take(engine, name, holder, ttl)
+                try:
+                    _take(engine, name, holder, ttl)
+                except SQLAlchemyError as exc:
+                    # Say, SQLite locked past busy_timeout by this run's own long write:
+                    # the lease has two more beats before it expires, so try again then
+                    # rather than let the heartbeat die and the lease lapse for good.
+                    log.warning("could not renew the lease %s (%s); trying again at the "
+                                "next beat", name, type(exc).__name__)
 
     beat = threading.Thread(target=heartbeat, name="kontor-lease", daemon=True)
     beat.start()

@@ -225,7 +225,8 @@ def make_plan(deployment: Deployment, engine: Engine, systems: Sequence[str] | N
         outer = conn.begin()
         try:
             result = _run(deployment, cast(Engine, _OneConnection(conn)), inbound, outbound,
-                          observer or RunObserver(), "plan", "plan", wrap=planner.wrap)
+                          observer or RunObserver(), "plan", "plan", wrap=planner.wrap,
+                          learn=False)
             reviews = _review_pairs(conn, result.run_id)
         finally:
             outer.rollback()  # nothing of the plan stays in the store

@@ -13,6 +13,7 @@ from bench import person_data
 from hub.cli.main import app
 from hub.context import open_hub
 from hub.errors import ConfigError
+from hub.matching import fs_blocking as fb
 from hub.matching import fs_model
 from hub.sync.runner import run_sync
 from tests.matching.deploy import PERSON, person, system, write_deployment, write_rows
@@ -104,7 +105,7 @@ def test_blocking_report_from_files(tmp_path: Path) -> None:
                                  str(tmp_path / "truth.csv"), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert [r["rule"] for r in report["rules"]] == list(fs_model.BLOCKING_RULES)
+    assert [r["rule"] for r in report["rules"]] == [fb.rule(r).name for r in fs_model.BLOCKING_RULES]
     assert report["recall"] > 0.95 and report["recall_from"] == "known pairs"
     assert report["pairs"] < report["possible_pairs"] / 100
     result = runner.invoke(app, ["matching", "blocking", *files, "--link", "--block",

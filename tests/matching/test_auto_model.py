@@ -1,0 +1,87 @@
+"""Out of the box, the sync learns a model from the data once there is enough of it.
+
+No matching settings: the first sync scores with fixed weights, then, with 1,000 source
+records in the store and no model file, trains the Fellegi-Sunter model without labels,
+re-keys the store and matches again. Measured against the generated truth, it must find
+clearly more duplicates than the fixed scoring alone, through the write path (merges
+audited with the model's version), once: the next sync keeps the model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from bench import person_data
+from hub.audit import signing, verify
+from hub.audit.tables import AuditEntry
+from hub.cli.main import app
+from hub.context import open_hub
+from hub.matching import fs_eval, fs_model
+from hub.store import bulk
+from hub.store.tables import Xref
+from hub.sync.runner import run_sync
+from tests.matching.deploy import system, write_deployment
+
+DATA = person_data.linkage(2400, seed=5)
+
+
+def _deploy(folder: Path, config: str = "") -> Path:
+    path = write_deployment(folder, system("crm", resource="A.csv") +
+                            system("shop", resource="B.csv"), config,
+                            {"crm": person_data.MAPPING, "shop": person_data.MAPPING},
+                            batch_size=1000)
+    person_data.write(DATA, folder / "data")
+    return path
+
+
+def _f1(config: Path) -> float:
+    hub = open_hub(config)
+    try:
+        x = bulk.table_of(Xref)
+        with hub.engine.connect() as conn:
+            golden = dict(conn.execute(select(x.c.source_key, x.c.golden_id)).all())
+    finally:
+        hub.close()
+    keys = [k for k, _, _ in DATA.records]
+    return fs_eval.scores([DATA.truth[k] for k in keys], [golden.get(k, k) for k in keys],
+                          [s for _, s, _ in DATA.records])["f1"]
+
+
+def test_the_sync_trains_a_model_by_itself_and_finds_more(tmp_path: Path) -> None:
+    fixed = _deploy(tmp_path / "fixed", "matching:\n  customer:\n    model: {auto_train: 0}\n")
+    hub = open_hub(fixed)
+    try:
+        assert run_sync(hub.deployment, hub.engine).trained == []
+    finally:
+        hub.close()
+    assert not fs_model.model_path(tmp_path / "fixed", "customer").exists()
+
+    auto = _deploy(tmp_path / "auto")
+    assert CliRunner().invoke(app, ["--config", str(auto), "plan"]).exit_code in (0, 2)
+    path = fs_model.model_path(tmp_path / "auto", "customer")
+    assert not path.exists()  # a plan writes nothing, no model either
+    hub = open_hub(auto)
+    try:
+        [trained] = run_sync(hub.deployment, hub.engine).trained
+        assert trained.records >= 1000 and trained.merged > 0
+        assert path.is_file() and path.with_suffix(".html").is_file()
+        assert fs_model.Model.load(path).version == trained.version
+        with hub.engine.connect() as conn:
+            entries = conn.execute(select(bulk.table_of(AuditEntry))).mappings().all()
+        report = verify.verify(hub.engine, signing.public_keys(hub.deployment.keyring()))
+        assert report.ok, report
+        [train_entry] = [e for e in entries if e["kind"] == "matching.train"]
+        assert train_entry["detail"]["version"] == trained.version
+        merges = [e for e in entries if e["kind"] == "record.merge"
+                  and e["outcome"] == "merged_away"]
+        assert len(merges) >= trained.merged
+        assert any(trained.version in json.dumps(e["detail"]) for e in merges)
+        again = run_sync(hub.deployment, hub.engine)  # the model stays: nothing to train
+        assert again.trained == [] and fs_model.Model.load(path).version == trained.version
+    finally:
+        hub.close()
+    assert _f1(auto) > _f1(fixed) + 0.02
