@@ -25,10 +25,11 @@ A field's type comes from the canonical model; the mapping only says how the sys
 writes it.
 
 ``on_invalid`` says what a value the mapping cannot read does (a date "30.02.1985", an
-e-mail without "@", an unknown code): ``quarantine`` (the default) refuses the whole record;
-``drop_field`` keeps and matches the record without that field (reported in the run, the
-quarantine and the quality report). Per field, or for every field at the top of the file
-(a field's own setting wins). A ``required`` field and ``updated_at`` always quarantine.
+e-mail without "@", an unknown code): ``drop_field`` (the default) keeps and matches the
+record without that field (reported in the run, the quarantine and the quality report);
+``quarantine`` refuses the whole record until someone fixes it. Per field, or for every
+field at the top of the file (a field's own setting wins). A ``required`` field and
+``updated_at`` always quarantine: a record without them cannot be placed.
 """
 
 from __future__ import annotations
@@ -128,8 +129,9 @@ class MappingSpec(BaseModel):
 
     entity: str
     #: Every field's ``on_invalid`` unless the field says otherwise (required fields and
-    #: ``updated_at`` always quarantine).
-    on_invalid: OnInvalid = "quarantine"
+    #: ``updated_at`` always quarantine). Dropping is the default: one unreadable birth
+    #: date must not keep a person out of the store and out of matching.
+    on_invalid: OnInvalid = "drop_field"
     default_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     updated_at: FieldMap | None = None
     fields: dict[str, FieldMap] = Field(min_length=1)

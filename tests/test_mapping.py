@@ -17,6 +17,7 @@ TYPES = {"customer": {"customer_number": "str", "email": "str", "date_of_birth":
 
 CRM = """
 entity: customer
+on_invalid: quarantine  # these tests are about refusing what cannot be read
 updated_at: {column: GeaendertAm, format: "%d.%m.%Y %H:%M"}
 fields:
   customer_number: KundenNr
@@ -73,7 +74,8 @@ def test_outbound_renders_the_systems_formats(crm) -> None:  # type: ignore[no-u
 
 def test_decimal_comma_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "pay.yaml"
-    path.write_text("entity: employee\nfields:\n  salary: {column: Gehalt, decimal_comma: true}\n"
+    path.write_text("entity: employee\non_invalid: quarantine\nfields:\n"
+                    "  salary: {column: Gehalt, decimal_comma: true}\n"
                     "  hire_date: {column: Eintritt, format: '%Y%m%d'}\n", encoding="utf-8")
     m = load_mapping(path, TYPES)
     values, _ = m.inbound({"Gehalt": "4.250,50", "Eintritt": "20200115"})

@@ -6,6 +6,8 @@ CRM_CUSTOMER = """\
 # CRM "Kunden" export -> canonical customer.
 # The export is cp1252 with German headers, German dates and one-letter status codes.
 entity: customer
+on_invalid: quarantine   # a value it cannot read refuses the whole record, for a person to fix
+                         # (the default, drop_field, keeps the record without that value)
 updated_at: {column: GeaendertAm, format: "%d.%m.%Y %H:%M"}   # e.g. 31.12.2025 14:03
 
 fields:
@@ -36,6 +38,8 @@ BILLING_CUSTOMER = """\
 # `id` (B-nnnnnn) is billing's own key: the hub keeps it as the cross-reference and
 # matches billing customers to CRM customers by normalised email, not by id.
 entity: customer
+on_invalid: quarantine   # a value it cannot read refuses the whole record, for a person to fix
+                         # (the default, drop_field, keeps the record without that value)
 updated_at: updated_at                     # ISO 8601, also the incremental cursor
 
 fields:
@@ -61,6 +65,8 @@ HR_EMPLOYEE = """\
 # record, legal file): the privacy gate keeps them from every target unless a policy
 # allows it.
 entity: employee
+on_invalid: quarantine   # a value it cannot read refuses the whole record, for a person to fix
+                         # (the default, drop_field, keeps the record without that value)
 updated_at: geaendert_am
 
 fields:

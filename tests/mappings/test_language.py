@@ -33,6 +33,7 @@ def _problems(tmp_path: Path, text: str) -> list[tuple[str, str, str]]:
 
 ADDRESS = """
 entity: customer
+on_invalid: quarantine
 default_region: DE
 fields:
   first_name: {column: Name, split: name, part: first}
@@ -108,7 +109,8 @@ def test_normalisers_refuse_bad_values_without_echoing_them(
 
 
 def test_phone_region_comes_from_field_mapping_or_system(tmp_path: Path) -> None:
-    text = "entity: customer\nfields:\n  phone: {column: T, normalise: phone}\n"
+    text = ("entity: customer\non_invalid: quarantine\nfields:\n"
+            "  phone: {column: T, normalise: phone}\n")
     assert _load(tmp_path, text, default_region="AT").inbound(
         {"T": "0664 1234567"})[0]["phone"] == "+436641234567"
     with pytest.raises(MappingError, match="no default_region"):
@@ -181,6 +183,7 @@ def test_expressions_cannot_run_code_and_bad_ones_fail_at_load(tmp_path: Path,
 def test_plugin_transform_by_dotted_path(tmp_path: Path) -> None:
     m = _load(tmp_path, """
 entity: customer
+on_invalid: quarantine
 fields:
   loyalty_tier: {column: Punkte, transform: "tests.mappings.plugin_transforms:loyalty_tier",
                  outbound_transform: tests.mappings.plugin_transforms.shout}

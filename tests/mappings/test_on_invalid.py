@@ -38,9 +38,12 @@ fields:
 """)
 
 
-def test_quarantine_stays_the_default(tmp_path: Path) -> None:
+def test_drop_field_is_the_default_and_quarantine_a_choice(tmp_path: Path) -> None:
+    dropped: list[DroppedField] = []
+    values, _ = _mapping(tmp_path).inbound(RECORD, dropped=dropped)
+    assert "date_of_birth" not in values and [d.field for d in dropped] == ["date_of_birth"]
     with pytest.raises(MappingError) as info:
-        _mapping(tmp_path).inbound(RECORD)
+        _mapping(tmp_path, top="on_invalid: quarantine").inbound(RECORD)
     assert info.value.field == "date_of_birth"
 
 

@@ -16,6 +16,7 @@ from hub.store.tables import Quarantine
 from tests.matching.deploy import system, write_deployment, write_rows
 
 MAPPING = """entity: employee
+on_invalid: quarantine
 fields:
   employee_number: id
   last_name: name

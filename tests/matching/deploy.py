@@ -9,6 +9,7 @@ from typing import Any
 from policies import keys
 
 PERSON = """entity: customer
+on_invalid: quarantine  # what these tests count on; the default is drop_field
 updated_at: changed
 fields:
   customer_number: id

@@ -74,7 +74,7 @@ def template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
     (folder / "data" / "source" / "customers.csv").write_text("\n".join(rows) + "\n",
                                                                encoding="utf-8")
     (folder / "mappings" / "ledger.yaml").write_text(
-        "entity: customer\nfields:\n  customer_number: customer_number\n  email: email\n"
+        "entity: customer\non_invalid: quarantine\nfields:\n  customer_number: customer_number\n  email: email\n"
         "  first_name: first_name\n", encoding="utf-8")
     (folder / "policies" / "ledger.yaml").write_text(
         "rules:\n  - {id: ledger, to: [ledger], category: user, action: allow}\n",

@@ -228,10 +228,11 @@ def test_the_same_bad_value_changes_nothing_and_a_fix_resolves_it(config: Path) 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_retry_stores_a_refused_record_once_its_field_may_be_dropped(config: Path) -> None:
     mapping = config.parent / "mappings" / "crm_customer.yaml"
-    mapping.write_text(CRM_MAPPING.replace(', on_invalid: drop_field}', '}'), encoding="utf-8")
+    mapping.write_text(CRM_MAPPING.replace(', on_invalid: drop_field}', ', on_invalid: '
+                                           'quarantine}'), encoding="utf-8")
     _crm(config, ZOE.format(dob="1985-02-30"))
     code, report = sync_json(config, "crm")
-    assert code == 2 and _stream(report, "crm")["failed"] == 1  # the default: quarantine
+    assert code == 2 and _stream(report, "crm")["failed"] == 1  # quarantine, as chosen
     [refused] = report["quarantined"]
     assert refused["kind"] == "record"
 
