@@ -35,7 +35,7 @@ POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 CONFIG = """database: {database}
 batch_size: 5000
-systems:
+{matching}systems:
   billing:
     connector: sql
     settings: {url: "sqlite:///billing.db"}
@@ -69,13 +69,16 @@ fields:
 POLICY = "rules:\n  - {id: all, to: [export], category: user, action: allow}\n"
 
 
-def setup(folder: Path, rows: int, database: str = "kontor.db") -> None:
+def setup(folder: Path, rows: int, database: str = "kontor.db", train: bool = True) -> None:
+    """``train=False``: the sync does not train a matching model by itself (the first
+    full sync of 1,000 records or more does, once: docs/matching.md)."""
     from policies import keys
 
     (folder / "mappings").mkdir(parents=True)
     (folder / "policies").mkdir()
     (folder / "out").mkdir()
-    (folder / "kontor.yaml").write_text(CONFIG.replace("{database}", database),
+    (folder / "kontor.yaml").write_text(CONFIG.replace("{database}", database).replace(
+        "{matching}", "" if train else "matching: {customer: {model: {auto_train: 0}}}\n"),
                                         encoding="utf-8")
     (folder / "mappings" / "in.yaml").write_text(IN, encoding="utf-8")
     (folder / "mappings" / "out.yaml").write_text(OUT, encoding="utf-8")
@@ -151,12 +154,12 @@ def child_sync(folder: Path, kind: str) -> None:
     report(result(changed, seconds))
 
 
-def one_run(rows: int, store: str) -> dict[str, dict[str, float]]:
+def one_run(rows: int, store: str, train: bool = True) -> dict[str, dict[str, float]]:
     """Baseline, full sync and incremental sync on fresh stores of one engine."""
     with tempfile.TemporaryDirectory(prefix="kontor-sync-") as tmp:
         folder = Path(tmp)
         with store_url(store, folder, "kontor") as url:
-            setup(folder, rows, url if store != "sqlite" else "kontor.db")
+            setup(folder, rows, url if store != "sqlite" else "kontor.db", train)
             with store_url(store, folder, "baseline") as bare:
                 baseline = in_fresh_process(__file__, "baseline",
                                             ["--folder", str(folder), "--url", bare])
@@ -175,6 +178,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-train", action="store_true",
+                        help="no model trained by the first full sync (the hot path alone)")
     parser.add_argument("--child", choices=["baseline", "full", "incremental"])
     parser.add_argument("--folder", type=Path)
     parser.add_argument("--url")
@@ -185,7 +190,7 @@ def main() -> None:
     if args.child:
         child_sync(args.folder, args.child)
         return
-    runs = [one_run(args.rows, args.store) for _ in range(args.repeat)]
+    runs = [one_run(args.rows, args.store, not args.no_train) for _ in range(args.repeat)]
     engine = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[args.store]
     changed = int(runs[0]["incremental"]["rows"])
     print(f"sync of {args.rows:,} customers, SQLite source -> {engine} store -> CSV target "
