@@ -118,5 +118,5 @@ def erase(hub: Hub, entity: str, golden_id: str, *, actor: str) -> Erasure | Non
                 detail={"deleted_in": result.deleted_in, "by_hand": result.to_do_by_hand,
                         "failed": result.failed})
         log.flush(conn)
-    flush_log(hub.engine)  # the replaced pages leave the write-ahead log too
+    flush_log(hub.engine, entity)  # the replaced pages leave the write-ahead log too
     return result

@@ -173,3 +173,11 @@ def count(conn: Connection, entity: str, counted: Select[Any]) -> int:
             while len(store.counts) > _COUNTS_KEPT:
                 store.counts.popitem(last=False)
     return int(total)
+
+
+def compact(conn: Connection, entity: str) -> None:
+    """Merge the FTS5 index's segments (SQLite): a deleted or changed name's trigrams stay
+    in older segments until a merge, so an erasure compacts to make them leave the file."""
+    fts = f"search_{entity}_fts"
+    if conn.dialect.name == "sqlite" and fts in _objects(conn):
+        conn.exec_driver_sql(f"INSERT INTO {fts}({fts}) VALUES('optimize')")

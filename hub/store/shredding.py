@@ -15,6 +15,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
 
+from hub.store import search_index
+
 
 @contextmanager
 def zeroing_deletes(conn: Connection) -> Iterator[None]:
@@ -29,10 +31,13 @@ def zeroing_deletes(conn: Connection) -> Iterator[None]:
         conn.exec_driver_sql("PRAGMA secure_delete = OFF")
 
 
-def flush_log(engine: Engine) -> None:
-    """Copy committed pages into the database file and truncate the log, so the old page
-    images an erasure replaced leave the disk (SQLite in WAL mode; elsewhere nothing)."""
+def flush_log(engine: Engine, entity: str) -> None:
+    """Merge the name index's segments (an erased name's trigrams sit in older ones), copy
+    committed pages into the database file and truncate the log, so the old page images
+    an erasure replaced leave the disk (SQLite in WAL mode; elsewhere nothing)."""
     if engine.dialect.name != "sqlite":
         return
+    with engine.begin() as conn, zeroing_deletes(conn):
+        search_index.compact(conn, entity)
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

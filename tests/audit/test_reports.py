@@ -122,7 +122,7 @@ def test_erasure_deletes_everywhere_and_keeps_only_the_fact(demo, tmp_path: Path
         number, sent = store.execute("SELECT source_key, data FROM xref WHERE golden_id = "
                                      "'E-1005' AND system = 'hr'").fetchone()
     # What HR sent that identifies her: it must leave the store file, not only the tables.
-    planted = [json.loads(sent)[f] for f in ("last_name", "work_email", "street")]
+    planted = [json.loads(sent)[f] for f in ("first_name", "last_name", "work_email", "street")]
     with sqlite3.connect(demo.paths["payroll"]) as db:
         assert db.execute("SELECT 1 FROM employees WHERE personnel_no = ?",
                           (number,)).fetchone()
