@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.process import cpdist
 
 from hub.matching.fs_blocking import BLOCKING, block_keys, blocked_pairs, rule_pairs, soundex
@@ -124,9 +124,27 @@ def _names(f: Frame, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarr
         (cross_fl & cross_lf) | (cross_fl & _initial(f, "last", "first", i, j))
         | (cross_lf & _initial(f, "first", "last", i, j)))
     first = levels([swapped, same(f, "first", i, j), same(f, "first_key", i, j),
-                    s_first >= 0.92, initial, s_first >= 0.8], has_f)
+                    s_first >= 0.92, initial, (s_first >= 0.8) | _one_slip(fa, fb, s_first)],
+                   has_f)
     last = levels([swapped, same(f, "last", i, j), s_last >= 0.92, s_last >= 0.8], has_l)
     return first, last
+
+
+def _one_slip(a: list[str], b: list[str], similarity: np.ndarray) -> np.ndarray:
+    """Short names one keystroke apart ("ewa"/"wea", "dan"/"dn") or one OCR misreading
+    ("amy"/"arny"): Jaro-Winkler rates them far apart because the names are short. Only
+    for pairs below the lowest Jaro-Winkler level, names of three letters or more."""
+    out = np.zeros(len(a), dtype=bool)
+    low = np.flatnonzero(similarity < 0.8)
+    if not len(low):
+        return out
+    pa = [a[n].replace("rn", "m") for n in low]
+    pb = [b[n].replace("rn", "m") for n in low]
+    near = cpdist(pa, pb, scorer=OSA.distance, workers=1, score_cutoff=1) <= 1
+    long_enough = np.array([min(len(x), len(y)) >= 2 and max(len(x), len(y)) >= 3
+                            for x, y in zip(pa, pb)], dtype=bool)
+    out[low] = near & long_enough
+    return out
 
 
 _name_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
