@@ -69,15 +69,17 @@ def key_digest(deployment: Deployment, keyring: Keyring | None = None) -> ms.Key
     return ms.KeyDigest(keyring.derive("kontor-match-keys", key_id=first))
 
 
-def matcher_for(deployment: Deployment, entity: str, keyring: Keyring | None = None
-                ) -> Matcher:
+def matcher_for(deployment: Deployment, entity: str, keyring: Keyring | None = None,
+                model: fs_model.Model | None = None) -> Matcher:
+    """The entity's matcher, scoring with ``model`` if given, else with the deployment's
+    model file (if there is one)."""
     cfg = deployment.config
     # records are compared on what each source record's stored values hold: the
     # unrestricted fields (see MatchMerge.xref_state)
     compare = [n for n, spec in deployment.fields[entity].items() if not spec.restricted]
     return Matcher(entity, mm.matching_for(cfg, entity), mm.rules_for(cfg, entity),
                    key_digest(deployment, keyring),
-                   fs_model.for_deployment(deployment.base_dir, entity),
+                   model or fs_model.for_deployment(deployment.base_dir, entity),
                    compare_fields=compare)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Engine
 
+from hub import faults
 from hub.audit.record import AuditLog
 from hub.config import Deployment
 from hub.golden import rekey
@@ -58,9 +59,9 @@ def maybe_train(deployment: Deployment, engine: Engine, sealer: Sealer, audit: A
         found = training.stored_records(conn, entity)
     model = fs_model.train(found.keys, found.values, entity=entity,
                            **training.model_settings(deployment, entity))
-    training.save(model, path)
     done = Trained(entity, model.version, len(found.keys))
-    matcher = matcher_for(deployment, entity, sealer.keyring)  # the model just written
+    faults.point("auto_model.trained")
+    matcher = matcher_for(deployment, entity, sealer.keyring, model=model)
     rekey.ensure(engine, sealer, matcher)
     writer = GoldenWriter(deployment, sealer, entity, audit=audit, matcher=matcher)
     for system, batch in _linked_elsewhere(model, found, entity):
@@ -70,6 +71,10 @@ def maybe_train(deployment: Deployment, engine: Engine, sealer: Sealer, audit: A
                   detail={"version": done.version, "records": done.records,
                           "merged": done.merged, "reviews": done.reviews})
         audit.flush(conn)
+    # Last: a run killed before this point leaves no model file, so the next run trains
+    # and matches the store again (its merges so far stand; they were the model's).
+    faults.point("auto_model.before_save")
+    training.save(model, path)
     return done
 
 

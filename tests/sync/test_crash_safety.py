@@ -1,4 +1,5 @@
-"""Kill the sync with SIGKILL at 22 points across read, match/merge, outbox and write;
+"""Kill the sync with SIGKILL at 24 points across read, match/merge, the sync's own
+model training, outbox and write;
 re-run; the master store, both targets and the audit trail must equal an uninterrupted
 run's: nothing lost, nothing duplicated."""
 
@@ -21,6 +22,7 @@ SCENARIOS = [
     "inbound.before_store@1", "inbound.before_store@2", "inbound.before_store@4",
     "store.after_outbox@1", "store.after_outbox@3",
     "inbound.before_commit@1", "inbound.before_commit@2", "inbound.before_commit@5",
+    "auto_model.trained@1", "auto_model.before_save@1",
     "run.before_outbound@1",
     "outbound.before_write@1", "outbound.before_write@2", "outbound.before_write@4",
     "outbound.after_write@1", "outbound.after_write@2", "outbound.after_write@3",
@@ -81,7 +83,9 @@ def template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
         encoding="utf-8")
     config = folder / "kontor.yaml"
     config.write_text(config.read_text(encoding="utf-8").replace("batch_size: 5000",
-                                                                 "batch_size: 20") + LEDGER,
+                                                                 "batch_size: 20") + LEDGER
+                      # the sync trains its matching model by itself, here too
+                      + "matching:\n  customer:\n    model: {auto_train: 100}\n",
                       encoding="utf-8")
     with sqlite3.connect(folder / "data" / "ledger.db") as db:
         db.execute("CREATE TABLE customers (customer_number TEXT PRIMARY KEY, email TEXT, "
