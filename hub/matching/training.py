@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from hub.matching import fs_fields, fs_model, fs_report
 from hub.matching.settings import matching_for
@@ -37,19 +37,11 @@ class StoredRecords(NamedTuple):
     golden_ids: list[str]
 
 
-def stored_records(conn: Connection, entity: str, limit: int | None = None
-                   ) -> StoredRecords:
-    """``limit``: at most about this many, an even sample by xref id (training learns
-    from rates and shares, which a sample estimates; memory stays bounded)."""
+def stored_records(conn: Connection, entity: str) -> StoredRecords:
     t = bulk.table_of(Xref)
-    live = (t.c.entity == entity, t.c.deleted_at.is_(None))
-    query = select(t.c.system, t.c.source_key, t.c.data, t.c.golden_id).where(*live)
-    if limit is not None:
-        total = conn.execute(select(func.count()).where(*live)).scalar_one()
-        step = -(-int(total) // limit)
-        if step > 1:
-            query = query.where(t.c.id % step == 0)
-    found = conn.execute(query.order_by(t.c.system, t.c.source_key)).all()
+    found = conn.execute(select(t.c.system, t.c.source_key, t.c.data, t.c.golden_id).where(
+        t.c.entity == entity, t.c.deleted_at.is_(None))
+        .order_by(t.c.system, t.c.source_key)).all()
     return StoredRecords([f"{r.system}\x1f{r.source_key}" for r in found],
                          [dict(r.data or {}) for r in found], [r.system for r in found],
                          [r.golden_id for r in found])

@@ -295,20 +295,3 @@ def count_live_xrefs(conn: Connection, entity: str) -> int:
     x = bulk.table_of(Xref)
     return int(conn.execute(select(func.count()).where(
         x.c.entity == entity, x.c.deleted_at.is_(None))).scalar_one())
-
-
-def systems_with_records(conn: Connection, entity: str) -> list[str]:
-    x = bulk.table_of(Xref)
-    return sorted(conn.execute(select(x.c.system).where(
-        x.c.entity == entity, x.c.deleted_at.is_(None)).distinct()).scalars())
-
-
-def live_sources_of_system(conn: Connection, system: str, entity: str, after: int,
-                           limit: int) -> list[tuple[int, str, str, dict[str, Any]]]:
-    """(xref id, source key, golden id, values kept) of ``system``'s live records, by
-    xref id from ``after``."""
-    x = bulk.table_of(Xref)
-    return [(r.id, r.source_key, r.golden_id, dict(r.data or {})) for r in conn.execute(
-        select(x.c.id, x.c.source_key, x.c.golden_id, x.c.data).where(
-            x.c.system == system, x.c.entity == entity, x.c.id > after,
-            x.c.deleted_at.is_(None)).order_by(x.c.id).limit(limit))]

@@ -3,22 +3,22 @@
 With no matching settings, the first syncs score pairs with fixed weights, which link only
 near-identical records. Once the store holds ``matching.<entity>.model.auto_train`` source
 records (1,000 by default) and the deployment has no model file, the sync trains the
-Fellegi-Sunter model on them without labels (as `kontor matching train` does; on an even
-sample of at most 200,000), re-makes the stored match keys for the model's blocking, and
-matches every source record again, a batch at a time, as a sync matches records whose
-values changed: golden records the model links merge through the write path, doubtful
-pairs go to the steward. Memory stays bounded by the sample and the batch. Then it writes
-matching/<entity>.model.json with its report; from then on every sync scores with that
-model; `kontor matching train` trains it again, a deleted model file makes the sync
-train anew.
+Fellegi-Sunter model on them without labels (as `kontor matching train` does), writes it
+to matching/<entity>.model.json with its report, re-makes the stored match keys for the
+model's blocking, and matches again the source records that the model links to another
+golden record: golden records it links merge through the write path, doubtful pairs go to
+the steward. From then on every sync scores with that model; `kontor matching train`
+trains it again, a deleted model file makes the sync train anew.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import Engine
 
 from hub import faults
@@ -33,9 +33,7 @@ from hub.store import matching_store as ms
 from hub.store.sealing import Sealer
 
 log = logging.getLogger(__name__)
-BATCH = 500  # records matched again per transaction: locks stay short
-#: records the model learns from, at most (an even sample): memory stays bounded
-TRAIN_RECORDS = 200_000
+BATCH = 250  # records matched again per transaction: merges are slow, locks stay short
 
 
 @dataclass
@@ -56,22 +54,18 @@ def maybe_train(deployment: Deployment, engine: Engine, sealer: Sealer, audit: A
     if not minimum or not settings.fuzzy.enabled or path.exists():
         return None
     with engine.connect() as conn:
-        records = ms.count_live_xrefs(conn, entity)
-        if records < minimum:
+        if ms.count_live_xrefs(conn, entity) < minimum:
             return None
-        sample = training.stored_records(conn, entity, limit=TRAIN_RECORDS)
-    model = fs_model.train(sample.keys, sample.values, entity=entity,
+        found = training.stored_records(conn, entity)
+    model = fs_model.train(found.keys, found.values, entity=entity,
                            **training.model_settings(deployment, entity))
-    del sample
-    done = Trained(entity, model.version, records)
+    done = Trained(entity, model.version, len(found.keys))
     faults.point("auto_model.trained")
     matcher = matcher_for(deployment, entity, sealer.keyring, model=model)
     rekey.ensure(engine, sealer, matcher)
     writer = GoldenWriter(deployment, sealer, entity, audit=audit, matcher=matcher)
-    for system in _systems(engine, entity):
-        after = 0
-        while (after := _match_again(engine, writer, system, after, run_id, done)) >= 0:
-            pass
+    for system, batch in _linked_elsewhere(model, found, entity):
+        _match_again(engine, writer, system, batch, run_id, done)
     with engine.begin() as conn:
         audit.add("matching.train", "trained", entity=entity, run_id=run_id,
                   detail={"version": done.version, "records": done.records,
@@ -84,27 +78,36 @@ def maybe_train(deployment: Deployment, engine: Engine, sealer: Sealer, audit: A
     return done
 
 
-def _systems(engine: Engine, entity: str) -> list[str]:
-    with engine.connect() as conn:
-        return ms.systems_with_records(conn, entity)
+def _linked_elsewhere(model: fs_model.Model, found: training.StoredRecords, entity: str
+                      ) -> list[tuple[str, list[tuple[str, dict[str, object]]]]]:
+    """Source records the model links (at auto-merge) with a record of another golden
+    record, as (system, [(source key, values)]) batches: the only ones whose golden record
+    can change; every other link is inside one golden record already. (Matched again,
+    stored records are linked, so a pair below auto-merge would not go to review.)"""
+    links = fs_model.link(model, found.values, entity=entity, threshold=model.auto_merge)
+    golden = np.array(found.golden_ids, dtype=object)
+    across = (links.probability >= model.auto_merge) & (golden[links.i] != golden[links.j])
+    chosen = sorted(set(links.i[across].tolist()) | set(links.j[across].tolist()))
+    by_system: dict[str, list[tuple[str, dict[str, object]]]] = defaultdict(list)
+    for n in chosen:
+        system, _, key = found.keys[n].partition("\x1f")
+        by_system[system].append((key, found.values[n]))
+    return [(system, records[start:start + BATCH]) for system, records in
+            sorted(by_system.items()) for start in range(0, len(records), BATCH)]
 
 
-def _match_again(engine: Engine, writer: GoldenWriter, system: str, after: int,
-                 run_id: int, done: Trained) -> int:
-    """Match the next ``BATCH`` live source records of ``system`` (by xref id, after
-    ``after``) again, as a sync matches records whose values changed: each meets every
-    stored record sharing a key with it, so what the model links merges and what it
-    doubts goes to review. Returns the last xref id done, -1 when there were none."""
+def _match_again(engine: Engine, writer: GoldenWriter, system: str,
+                 batch: list[tuple[str, dict[str, object]]], run_id: int, done: Trained
+                 ) -> None:
     entity, now = writer.entity, dt.datetime.now(dt.UTC)
     event = {"kind": "record.merge", "source": system, "destination": "hub",
              "run_id": run_id}
     with engine.begin() as conn:
-        writer.lock(conn)  # golden ids read under the lock: earlier batches merged some
-        rows = ms.live_sources_of_system(conn, system, entity, after, BATCH)
-        if not rows:
-            return -1
+        writer.lock(conn)
+        # golden ids as they are now: an earlier batch may have merged some
+        state = ms.fetch_xref_state(conn, system, entity, [k for k, _ in batch])
         items = [Incoming(key, dict(values), str(values.get("_at") or ""), "", "",
-                          golden_id=golden) for _, key, golden, values in rows]
+                          golden_id=state[key][0]) for key, values in batch if key in state]
         writer.matcher.relink(conn, system, items)
         for item in items:
             for merged, score, why in item.extra.get("merge", []):
@@ -121,4 +124,3 @@ def _match_again(engine: Engine, writer: GoldenWriter, system: str, after: int,
             done.reviews += ms.queue_reviews(conn, entity, reviews, now)
         if writer.audit is not None:
             writer.audit.flush(conn)
-    return int(rows[-1][0])
