@@ -6,6 +6,8 @@ itself once the store holds enough records and no model exists (hub/sync/auto_mo
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -55,9 +57,13 @@ def save(model: fs_model.Model, target: Path) -> Path:
     for path, write in ((target, model.save),
                         (report, lambda p: p.write_text(fs_report.render(model),
                                                         encoding="utf-8"))):
-        partial = path.with_name(path.name + ".part")
-        write(partial)
-        partial.replace(path)
+        # a name of its own: two syncs training at once must not write into one file
+        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+        try:
+            write(partial)
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
     return report
 
 

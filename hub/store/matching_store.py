@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.canonical import MODELS
 from hub.store import bulk
@@ -263,9 +264,14 @@ def keyset(conn: Connection, entity: str) -> str | None:
 
 
 def set_keyset(conn: Connection, entity: str, fingerprint: str, at: dt.datetime) -> None:
+    """One upsert: two syncs starting at once on an empty store both record the keyset
+    (a delete and an insert made the second fail on the first's row)."""
     t = bulk.table_of(MatchKeyset)
-    conn.execute(delete(t).where(t.c.entity == entity))
-    conn.execute(t.insert().values(entity=entity, fingerprint=fingerprint, keyed_at=at))
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(t).values(entity=entity, fingerprint=fingerprint, keyed_at=at)
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=["entity"], set_={"fingerprint": statement.excluded.fingerprint,
+                                         "keyed_at": statement.excluded.keyed_at}))
 
 
 def holds_keys(conn: Connection, entity: str) -> bool:
