@@ -50,7 +50,7 @@ def lookup_keys(conn: Connection, entity: str, digests: Iterable[str]
     # SQLite (32,766) and PostgreSQL (65,535) take this many parameters in one statement.
     for part in bulk.chunks(sorted(set(digests)), 4000):
         for value, gid in conn.execute(select(t.c.value, t.c.golden_id).where(
-                t.c.entity == entity, t.c.value.in_(part))):
+                t.c.entity == entity, bulk.among(conn, t.c.value, part))):
             found[value].append(gid)
     return found
 
@@ -77,7 +77,7 @@ def remove_keys(conn: Connection, entity: str, pairs: Iterable[tuple[str, str]])
 def remove_all_keys(conn: Connection, entity: str, golden_ids: Sequence[str]) -> None:
     t = bulk.table_of(MatchKey)
     for part in bulk.chunks(golden_ids):
-        conn.execute(delete(t).where(t.c.entity == entity, t.c.golden_id.in_(part)))
+        conn.execute(delete(t).where(t.c.entity == entity, bulk.among(conn, t.c.golden_id, part)))
 
 
 # -- source records: the values each system last sent, and their keys -----------------------
@@ -105,7 +105,7 @@ def lookup_source_keys(conn: Connection, entity: str, digests: Iterable[str]
         for value, xref_id, gid in conn.execute(
                 select(k.c.value, k.c.xref_id, x.c.golden_id)
                 .join(x, x.c.id == k.c.xref_id)
-                .where(k.c.entity == entity, k.c.value.in_(part), x.c.deleted_at.is_(None))):
+                .where(k.c.entity == entity, bulk.among(conn, k.c.value, part), x.c.deleted_at.is_(None))):
             found[value].append((xref_id, gid))
     return found
 
@@ -118,7 +118,7 @@ def sources_of(conn: Connection, entity: str, golden_ids: Sequence[str]) -> list
     for part in bulk.chunks(sorted(set(golden_ids))):
         for r in conn.execute(select(x.c.id, x.c.golden_id, x.c.system, x.c.source_key,
                                      x.c.data, keyed).where(
-                x.c.entity == entity, x.c.golden_id.in_(part), x.c.deleted_at.is_(None))):
+                x.c.entity == entity, bulk.among(conn, x.c.golden_id, part), x.c.deleted_at.is_(None))):
             found.append(Source(r.id, r.golden_id, r.system, r.source_key, dict(r.data or {}),
                                 bool(r.keyed)))
     found.sort(key=lambda s: s.xref_id)
@@ -132,7 +132,7 @@ def xref_ids(conn: Connection, system: str, entity: str, keys: Sequence[str]
     found: dict[str, int] = {}
     for part in bulk.chunks(keys):
         for r in conn.execute(select(t.c.source_key, t.c.id).where(
-                t.c.system == system, t.c.entity == entity, t.c.source_key.in_(part))):
+                t.c.system == system, t.c.entity == entity, bulk.among(conn, t.c.source_key, part))):
             found[r.source_key] = r.id
     return found
 
@@ -144,7 +144,7 @@ def replace_source_keys(conn: Connection, entity: str, keys: Mapping[int, Iterab
     t = bulk.table_of(SourceKey)
     ids = sorted(keys)
     for part in bulk.chunks(ids):
-        conn.execute(delete(t).where(t.c.xref_id.in_(part)))
+        conn.execute(delete(t).where(bulk.among(conn, t.c.xref_id, part)))
     bulk.insert_rows(conn, t, [{"entity": entity, "value": v, "xref_id": i}
                                for i in ids for v in sorted(set(keys[i]))])
 
@@ -169,7 +169,7 @@ def fetch_columns(conn: Connection, entity: str, ids: Sequence[str], columns: Se
     wanted = [t.c.id, *(t.c[c] for c in columns if c in t.c)]
     found: dict[str, dict[str, Any]] = {}
     for part in bulk.chunks(ids):
-        for row in conn.execute(select(*wanted).where(t.c.id.in_(part))):
+        for row in conn.execute(select(*wanted).where(bulk.among(conn, t.c.id, part))):
             found[row.id] = dict(row._mapping)
     return found
 
@@ -182,7 +182,7 @@ def fetch_xref_state(conn: Connection, system: str, entity: str, keys: Sequence[
     for part in bulk.chunks(keys):
         for r in conn.execute(select(t.c.source_key, t.c.golden_id, t.c.source_hash,
                                      t.c.deleted_at).where(
-                t.c.system == system, t.c.entity == entity, t.c.source_key.in_(part))):
+                t.c.system == system, t.c.entity == entity, bulk.among(conn, t.c.source_key, part))):
             found[r.source_key] = (r.golden_id, r.source_hash, r.deleted_at is not None)
     return found
 
@@ -193,7 +193,7 @@ def mark_seen(conn: Connection, system: str, entity: str, keys: Sequence[str],
     t = bulk.table_of(Xref)
     for part in bulk.chunks(keys):
         conn.execute(update(t).where(t.c.system == system, t.c.entity == entity,
-                                     t.c.source_key.in_(part)).values(seen_run=run_id))
+                                     bulk.among(conn, t.c.source_key, part)).values(seen_run=run_id))
 
 
 def ordered(a: str, b: str) -> tuple[str, str]:
@@ -251,7 +251,7 @@ def retired_ids(conn: Connection, entity: str, ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for part in bulk.chunks(ids):
         found.update(conn.execute(select(t.c.golden_id).where(
-            t.c.entity == entity, t.c.golden_id.in_(part))).scalars())
+            t.c.entity == entity, bulk.among(conn, t.c.golden_id, part))).scalars())
     return found
 
 
