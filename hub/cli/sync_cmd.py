@@ -61,7 +61,8 @@ def sync(
         print_json({"run": result.run_id, "status": result.status,
                     "exit_code": result.exit_code, "pending": result.pending,
                     "dead": result.dead, "streams": streams, "review_pairs": reviews,
-                    "quarantined": problems})
+                    "quarantined": problems,
+                    "models_trained": [vars(t) for t in result.trained]})
     else:
         _summary(result, streams, problems, reviews)
     if result.exit_code:
@@ -86,6 +87,11 @@ def _summary(result: RunResult, streams: list[dict[str, Any]],
             console.print(f"[yellow]⧗ {_n(s.dead, 'dead letter')} for {s.label}[/] (given "
                           "up on; `kontor outbox list --dead`, then `kontor outbox retry` or "
                           "`discard`)", highlight=False)
+    for t in result.trained:
+        console.print(f"[green]✓[/] matching model {t.version} learned from "
+                      f"{_n(t.records, f'{t.entity} record')} (no labels): "
+                      f"{_n(t.merged, 'merge')}; matching/{t.entity}.model.json, "
+                      f"its chart beside it", highlight=False, soft_wrap=True)
     if sum(reviews.values()):
         console.print(f"{_n(sum(reviews.values()), 'new review pair')} for a data steward: "
                       "kontor steward review", highlight=False)

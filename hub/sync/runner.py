@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import Connector, ReadSize
 from hub import faults, logs
@@ -240,7 +241,7 @@ def _train_if_due(deployment: Deployment, engine: Engine, sealer: Sealer, audit:
     for entity in sorted({s.entity for s in inbound}):
         try:
             trained = auto_model.maybe_train(deployment, engine, sealer, audit, run_id, entity)
-        except (HubError, ArithmeticError, ValueError, OSError) as exc:
+        except (HubError, SQLAlchemyError, ArithmeticError, ValueError, OSError) as exc:
             log.warning("no matching model trained for %s (%s); the fixed scoring goes on: "
                         "try kontor matching train", entity, type(exc).__name__)
             continue

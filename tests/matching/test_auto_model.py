@@ -85,3 +85,18 @@ def test_the_sync_trains_a_model_by_itself_and_finds_more(tmp_path: Path) -> Non
     finally:
         hub.close()
     assert _f1(auto) > _f1(fixed) + 0.02
+
+
+def test_the_summary_says_a_model_was_learned(tmp_path: Path) -> None:
+    small = person_data.dedupe(150, seed=6)
+    config = write_deployment(tmp_path, system("crm", resource="S.csv"),
+                              "matching:\n  customer:\n    model: {auto_train: 100}\n",
+                              {"crm": person_data.MAPPING})
+    person_data.write(small, tmp_path / "data")
+    result = CliRunner().invoke(app, ["--config", str(config), "sync"])
+    assert result.exit_code in (0, 2), result.output
+    line = " ".join(result.output.split())
+    assert "learned from 150 customer records (no labels)" in line
+    assert "matching/customer.model.json" in line
+    report = CliRunner().invoke(app, ["--config", str(config), "sync", "--json"])
+    assert json.loads(report.stdout)["models_trained"] == []  # once only
