@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,6 +93,9 @@ def check_keyring_opens(engine: Engine, envelope: Envelope) -> None:
 #: checkpoint): the store is then as it was a moment earlier, consistent, and the next sync
 #: reads those records again (cursors are stored with the data they cover).
 SQLITE_PRAGMAS = (
+    # Wait for another writer's lock instead of failing at once (first: the settings below
+    # may need a lock themselves).
+    ("busy_timeout", "30000"),
     # 8 KiB pages for a new store (no effect on an existing one): golden rows carry ~1.5 KB
     # of values and provenance, and only two fit a 4 KiB page (a quarter of it wasted).
     # Must precede journal_mode, which writes the file's header.
@@ -99,8 +104,6 @@ SQLITE_PRAGMAS = (
     ("journal_mode", "WAL"),
     # A commit is one write to the WAL, no fsync: see above.
     ("synchronous", "NORMAL"),
-    # Wait for another writer's lock instead of failing at once.
-    ("busy_timeout", "30000"),
     ("foreign_keys", "ON"),
     # Up to 64 MiB of pages per connection (default 2 MiB), taken only as used: the match
     # and source keys are digests, so a batch inserts them all over their indexes; with
@@ -117,8 +120,23 @@ SQLITE_PRAGMAS = (
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
     for name, value in SQLITE_PRAGMAS:
-        cur.execute(f"PRAGMA {name}={value}")
+        _pragma_when_unlocked(cur, f"PRAGMA {name}={value}")
     cur.close()
+
+
+def _pragma_when_unlocked(cur, statement: str) -> None:  # type: ignore[no-untyped-def]
+    """Several processes opening a new store at once all switch it to WAL; SQLite answers
+    one of them "database is locked" at once, without its busy handler (two connections
+    upgrading their locks would deadlock), so wait and try again, for 30 s at most."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cur.execute(statement)
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _postgresql_session(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
