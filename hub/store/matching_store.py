@@ -297,6 +297,15 @@ def live_xrefs(conn: Connection, entity: str, after: int, limit: int
         .order_by(x.c.id).limit(limit))]
 
 
+def systems_holding(conn: Connection, entity: str, systems: Iterable[str]) -> set[str]:
+    """Which of ``systems`` have a live record of ``entity`` in the store (one index probe
+    each)."""
+    x = bulk.table_of(Xref)
+    return {system for system in systems if conn.execute(select(x.c.id).where(
+        x.c.system == system, x.c.entity == entity, x.c.deleted_at.is_(None)).limit(1))
+        .first() is not None}
+
+
 def count_live_xrefs(conn: Connection, entity: str) -> int:
     x = bulk.table_of(Xref)
     return int(conn.execute(select(func.count()).where(

@@ -9,6 +9,12 @@ model's blocking, and matches again the source records that the model links to a
 golden record: golden records it links merge through the write path, doubtful pairs go to
 the steward. From then on every sync scores with that model; `kontor matching train`
 trains it again, a deleted model file makes the sync train anew.
+
+A long first read (a directory of millions) does not wait for its end: once the store
+holds ``DURING_READ`` source records, among them records of every source of the entity,
+the sync trains there, in the middle of the read, and matches the rest with the model.
+Training holds the records it learns from in memory, so this keeps a 10M-row first sync's
+memory where a 100k-row one's is.
 """
 
 from __future__ import annotations
@@ -17,13 +23,16 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub import faults
 from hub.audit.record import AuditLog
 from hub.config import Deployment
+from hub.errors import HubError
 from hub.golden import rekey
 from hub.golden.writer import GoldenWriter, matcher_for
 from hub.matching import fs_model, training
@@ -32,8 +41,16 @@ from hub.records import Incoming
 from hub.store import matching_store as ms
 from hub.store.sealing import Sealer
 
+if TYPE_CHECKING:
+    from hub.sync.inbound import InboundSync
+
 log = logging.getLogger(__name__)
 BATCH = 250  # records matched again per transaction: merges are slow, locks stay short
+#: Source records the store holds when a first read still going on trains the model.
+DURING_READ = 100_000
+#: Records a stream writes between two counts of the store (one COUNT per two batches).
+CHECK_EVERY = 10_000
+TRAINING_FAILURES = (HubError, SQLAlchemyError, ArithmeticError, ValueError, OSError)
 
 
 @dataclass
@@ -43,6 +60,66 @@ class Trained:
     records: int
     merged: int = 0
     reviews: int = 0
+
+
+class AutoTrainer:
+    """A run's own training, per entity at most once: in the middle of a long first read
+    (``after_batch``, InboundSync's hook), else after the inbound streams
+    (``after_inbound``). A failure costs the model, never the run: the sync goes on with
+    the scoring it had."""
+
+    def __init__(self, deployment: Deployment, engine: Engine, sealer: Sealer,
+                 audit: AuditLog, run_id: int):
+        self.deployment, self.engine, self.sealer = deployment, engine, sealer
+        self.audit, self.run_id = audit, run_id
+        self.trained: list[Trained] = []
+        self._settled: set[str] = set()  # entities trained, tried, or with nothing to do
+        self._counted: dict[str, int] = {}  # stream -> records written at its last count
+
+    def after_batch(self, pull: InboundSync) -> None:
+        entity, counts = pull.entity, pull.counts
+        written = counts.created + counts.updated
+        if entity in self._settled or \
+                written - self._counted.get(pull.stream.label, 0) < CHECK_EVERY:
+            return
+        self._counted[pull.stream.label] = written
+        settings = matching_for(self.deployment.config, entity)
+        if not settings.model.auto_train or not settings.fuzzy.enabled or \
+                fs_model.model_path(self.deployment.base_dir, entity).exists():
+            self._settled.add(entity)
+            return
+        sources = {s.system for s in self.deployment.streams("inbound") if s.entity == entity}
+        with self.engine.connect() as conn:
+            due = ms.count_live_xrefs(conn, entity) >= max(settings.model.auto_train,
+                                                           DURING_READ)
+            # A model learned before every source has sent records would know one source's
+            # records only: with no duplicates among them, nothing to learn a match from
+            # (seen: it matched the second source worse than the fixed scoring).
+            due = due and ms.systems_holding(conn, entity, sources) == sources
+        if due and self._train(entity):
+            # the rest of this read is matched with the model, under its blocking keys
+            pull.mm.matcher = pull.writer.matcher = matcher_for(
+                self.deployment, entity, self.sealer.keyring)
+
+    def after_inbound(self, entities: set[str]) -> None:
+        for entity in sorted(entities - self._settled):
+            self._train(entity)
+
+    def _train(self, entity: str) -> bool:
+        self._settled.add(entity)
+        try:
+            done = maybe_train(self.deployment, self.engine, self.sealer, self.audit,
+                               self.run_id, entity)
+        except TRAINING_FAILURES as exc:
+            log.warning("no matching model trained for %s (%s); the fixed scoring goes on: "
+                        "try kontor matching train", entity, type(exc).__name__)
+            return False
+        if done is None:
+            return False
+        self.trained.append(done)
+        log.info("matching model %s trained for %s on %s records: %s merges, %s reviews",
+                 done.version, entity, done.records, done.merged, done.reviews)
+        return True
 
 
 def maybe_train(deployment: Deployment, engine: Engine, sealer: Sealer, audit: AuditLog,

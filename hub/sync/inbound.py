@@ -64,6 +64,9 @@ class InboundSync:
         self.writer = GoldenWriter(deployment, sealer, self.entity, audit=audit,
                                    matcher=self.mm.matcher)
         self.mm.writer = self.writer
+        #: Called after each committed batch (the run's model training, when its time has
+        #: come in the middle of a long first read: hub/sync/auto_model.py).
+        self.after_batch: Callable[[InboundSync], None] | None = None
 
     # -- public ---------------------------------------------------------------------------
 
@@ -80,6 +83,8 @@ class InboundSync:
                 self.counts.incomplete = batch.incomplete if not self.counts.incomplete \
                     else f"{self.counts.incomplete}; {batch.incomplete}"
             self._process(batch)
+            if self.after_batch is not None:
+                self.after_batch(self)
             if progress:
                 progress(len(batch.records) + len(batch.problems))
         self.mm.finish(self.engine, _utcnow())  # deletes, once a full read is complete

@@ -35,7 +35,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import Connector, ReadSize
 from hub import faults, logs
@@ -234,24 +233,6 @@ def _rekey_if_needed(deployment: Deployment, engine: Engine, sealer: Sealer,
                      "%s golden and %s source records", entity, *done)
 
 
-def _train_if_due(deployment: Deployment, engine: Engine, sealer: Sealer, audit: AuditLog,
-                  run_id: int, inbound: list[Stream], result: RunResult) -> None:
-    """Out of the box, a model learned from the data once there is enough of it. A failure
-    costs the model, never the run: the sync goes on with the scoring it had."""
-    for entity in sorted({s.entity for s in inbound}):
-        try:
-            trained = auto_model.maybe_train(deployment, engine, sealer, audit, run_id, entity)
-        except (HubError, SQLAlchemyError, ArithmeticError, ValueError, OSError) as exc:
-            log.warning("no matching model trained for %s (%s); the fixed scoring goes on: "
-                        "try kontor matching train", entity, type(exc).__name__)
-            continue
-        if trained is not None:
-            result.trained.append(trained)
-            log.info("matching model %s trained for %s on %s records: %s merges, %s reviews",
-                     trained.version, entity, trained.records, trained.merged,
-                     trained.reviews)
-
-
 def _close_interrupted_runs(engine: Engine, holder: str) -> None:
     """Runs still 'running' whose instance died: say so (their work is safe or redone)."""
     runs, leases = bulk.table_of(SyncRun), bulk.table_of(JobLease)
@@ -280,15 +261,19 @@ def _run(deployment: Deployment, engine: Engine, inbound: list[Stream],
     gate = deployment.gate(keyring)
     sealer = Sealer(keyring, deployment.fields)
     audit = AuditLog(keyring, actor or trigger)
+    trainer = auto_model.AutoTrainer(deployment, engine, sealer, audit, run_id)
+    result.trained = trainer.trained
     try:
         _rekey_if_needed(deployment, engine, sealer, inbound)
         for stream in inbound:
             pull = InboundSync(deployment, stream, engine, run_id, started, sealer, audit)
+            if learn:
+                pull.after_batch = trainer.after_batch
             result.streams.append(_guarded(stream, pull.counts, observer, None,
                                            lambda c, p, s=pull: s.run(c, p), deployment,
                                            cursor=pull._load_cursor))
         if learn:
-            _train_if_due(deployment, engine, sealer, audit, run_id, inbound, result)
+            trainer.after_inbound({s.entity for s in inbound})
         faults.point("run.before_outbound")
         for stream in outbound:
             push = OutboundSync(deployment, stream, engine, run_id, gate, sealer, audit)
