@@ -69,17 +69,22 @@ fields:
 POLICY = "rules:\n  - {id: all, to: [export], category: user, action: allow}\n"
 
 
-def setup(folder: Path, rows: int, database: str = "kontor.db", train: bool = True) -> None:
+def setup(folder: Path, rows: int, database: str = "kontor.db", train: bool = True,
+          fuzzy: bool = True) -> None:
     """``train=False``: the sync does not train a matching model by itself (the first
-    full sync of 1,000 records or more does, once: docs/matching.md)."""
+    full sync of 1,000 records or more does, once: docs/matching.md); ``fuzzy=False``:
+    no fuzzy matching at all (what the rest of the sync costs without it)."""
     from policies import keys
 
     (folder / "mappings").mkdir(parents=True)
     (folder / "policies").mkdir()
     (folder / "out").mkdir()
-    (folder / "kontor.yaml").write_text(CONFIG.replace("{database}", database).replace(
-        "{matching}", "" if train else "matching: {customer: {model: {auto_train: 0}}}\n"),
-                                        encoding="utf-8")
+    matching = "" if train and fuzzy else \
+        "matching: {customer: {model: {auto_train: 0}}}\n" if fuzzy else \
+        "matching: {customer: {fuzzy: {enabled: false}, model: {auto_train: 0}}}\n"
+    (folder / "kontor.yaml").write_text(
+        CONFIG.replace("{database}", database).replace("{matching}", matching),
+        encoding="utf-8")
     (folder / "mappings" / "in.yaml").write_text(IN, encoding="utf-8")
     (folder / "mappings" / "out.yaml").write_text(OUT, encoding="utf-8")
     (folder / "policies" / "p.yaml").write_text(POLICY, encoding="utf-8")
@@ -154,8 +159,23 @@ def child_sync(folder: Path, kind: str) -> None:
     report(result(changed, seconds))
 
 
-def one_run(rows: int, store: str, train: bool = True) -> dict[str, dict[str, float]]:
-    """Baseline, full sync and incremental sync on fresh stores of one engine."""
+def one_run(rows: int, store: str, train: bool = True, matching_share: bool = False
+            ) -> dict[str, dict[str, float]]:
+    """Baseline, full sync and incremental sync on fresh stores of one engine; with
+    ``matching_share`` also a full sync without fuzzy matching."""
+    found = _one_run(rows, store, train)
+    if matching_share:
+        with tempfile.TemporaryDirectory(prefix="kontor-sync-") as tmp:
+            folder = Path(tmp)
+            with store_url(store, folder, "kontor") as url:
+                setup(folder, rows, url if store != "sqlite" else "kontor.db", False,
+                      fuzzy=False)
+                found["unmatched"] = in_fresh_process(__file__, "full",
+                                                      ["--folder", str(folder)])
+    return found
+
+
+def _one_run(rows: int, store: str, train: bool) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="kontor-sync-") as tmp:
         folder = Path(tmp)
         with store_url(store, folder, "kontor") as url:
@@ -180,6 +200,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--no-train", action="store_true",
                         help="no model trained by the first full sync (the hot path alone)")
+    parser.add_argument("--matching-share", action="store_true",
+                        help="also a full sync without fuzzy matching: matching's share of "
+                             "the full sync's time")
     parser.add_argument("--child", choices=["baseline", "full", "incremental"])
     parser.add_argument("--folder", type=Path)
     parser.add_argument("--url")
@@ -190,16 +213,20 @@ def main() -> None:
     if args.child:
         child_sync(args.folder, args.child)
         return
-    runs = [one_run(args.rows, args.store, not args.no_train) for _ in range(args.repeat)]
+    runs = [one_run(args.rows, args.store, not args.no_train, args.matching_share)
+            for _ in range(args.repeat)]
     engine = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[args.store]
     changed = int(runs[0]["incremental"]["rows"])
     print(f"sync of {args.rows:,} customers, SQLite source -> {engine} store -> CSV target "
           f"(median of {args.repeat})")
     print(f"{'run':<40}{'records':>10}{'seconds':>10}{'records/s':>12}{'peak MiB':>10}")
     rates = {}
-    for kind, label in (("baseline", "bare: read, indexed insert, CSV"),
-                        ("full", "kontor full (every record new)"),
-                        ("incremental", f"kontor incremental ({changed:,} changed, 1%)")):
+    kinds = [("baseline", "bare: read, indexed insert, CSV"),
+             ("full", "kontor full (every record new)"),
+             ("incremental", f"kontor incremental ({changed:,} changed, 1%)")]
+    if args.matching_share:
+        kinds.append(("unmatched", "kontor full, no fuzzy matching"))
+    for kind, label in kinds:
         measured = [r[kind] for r in runs]
         seconds = _median(measured, "seconds")
         rates[kind] = statistics.median(r["rows"] / r["seconds"] for r in measured)
@@ -208,6 +235,10 @@ def main() -> None:
     print(f"kontor full / bare baseline (records/s): {rates['full'] / rates['baseline']:.3f}x")
     print(f"incremental / full time: "
           f"{_median([r['incremental'] for r in runs], 'seconds') / _median([r['full'] for r in runs], 'seconds'):.1%}")
+    if args.matching_share:
+        full = _median([r["full"] for r in runs], "seconds")
+        print(f"fuzzy matching's share of the full sync's time: "
+              f"{1 - _median([r['unmatched'] for r in runs], 'seconds') / full:.1%}")
 
 
 if __name__ == "__main__":
