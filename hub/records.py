@@ -6,13 +6,15 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 # orjson: ~18x faster than json here, and JSON sits on the hot path of every sync batch
 # (content hashes, history rows, provenance).
 import orjson
 
-_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+#: The options of canonical JSON (``to_json_bytes``), for callers that inline it.
+JSON_OPTIONS = _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 def json_default(value: Any) -> Any:
@@ -36,6 +38,15 @@ def jsonable(values: dict[str, Any], *, sort: bool = True) -> dict[str, Any]:
     """Plain JSON types only (dates as ISO strings, decimals as strings)."""
     raw = to_json_bytes(values) if sort else orjson.dumps(values, default=json_default)
     return orjson.loads(raw)  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=1024)
+def present(order: tuple[str, ...], keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The names of ``order`` among ``keys``, in ``order``'s order. Cached: a stream's
+    records all carry the same keys, so a per-record loop over every field of ``order``
+    becomes a loop over the few a record has."""
+    held = set(keys)
+    return tuple(f for f in order if f in held)
 
 
 def content_hash(values: Any) -> str:

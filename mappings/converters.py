@@ -27,6 +27,8 @@ def clean_text(value: Any) -> str | None:
     """Strip, Unicode-normalise (NFC), and turn blank into missing."""
     if value is None:
         return None
+    if type(value) is str and value.isascii():  # ASCII is in NFC already (a flag check)
+        return value.strip() or None
     text = unicodedata.normalize("NFC", str(value)).strip()
     return text or None
 

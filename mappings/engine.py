@@ -103,6 +103,9 @@ class CompiledMapping:
                             if spec.updated_at else None)
         self._computed = {c: exprs[f"computed.{c}"] for c in spec.computed}
         self._postal = [f for f in self._fields if f.postal]
+        # what the per-record loop reads of each field, unpacked once
+        self._inbound_plan = [(f, f.plain, f.name, f.column, f.parse, f.fm.default)
+                              for f in self._fields]
         self._reads: dict[str, set[str]] = {}
         for name, fm in [*spec.fields.items(), ("updated_at", spec.updated_at)]:
             if fm is None:
@@ -173,17 +176,18 @@ class CompiledMapping:
         empty, so nothing is asserted for it) and appended to ``dropped`` when given.
         """
         out: dict[str, Any] = {}
-        for f in self._fields:
-            if f.plain:  # the common case inline: one column, parsed (the hot loop)
+        get = record.get
+        for f, plain, name, column, parse, default in self._inbound_plan:
+            if plain:  # the common case inline: one column, parsed (the hot loop)
                 try:
-                    value = f.parse(record.get(f.column))
+                    value = parse(get(column))
                 except MappingError as exc:
                     self._invalid(f, f"{exc.reason} in {f.label}", dropped)
                     continue
-                out[f.name] = f.fm.default if value is None else value
+                out[name] = default if value is None else value
             else:
                 try:
-                    out[f.name] = self._value(f, record)
+                    out[name] = self._value(f, record)
                 except MappingError as exc:
                     if not f.drop:
                         raise

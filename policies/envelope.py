@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -138,10 +139,21 @@ def seal(dek: bytes, value: object, aad: str, *, bucket: int = BUCKETS[0]) -> st
     return seal_with(AESGCM(dek), value, aad.encode(), bucket)
 
 
-def seal_with(aead: Cipher, value: object, aad: bytes, bucket: int = BUCKETS[0]) -> str:
+def nonces(count: int) -> Iterator[bytes]:
+    """``count`` fresh random nonces, each used once, from one read of the operating
+    system's random source: a batch of values costs one system call, not one a value.
+    Slices of one ``os.urandom`` read are as random as separate reads."""
+    pool = os.urandom(_NONCE * count)
+    return (pool[i:i + _NONCE] for i in range(0, len(pool), _NONCE))
+
+
+def seal_with(aead: Cipher, value: object, aad: bytes, bucket: int = BUCKETS[0], *,
+              nonce: bytes | None = None) -> str:
     """``seal`` with the data key's cipher made once (a batch seals many values under one
-    key): the same format, and still a fresh random nonce for every value."""
-    nonce = os.urandom(_NONCE)
+    key): the same format, and still a fresh random nonce for every value (``nonce``: one
+    of ``nonces``, never given twice; else one is drawn here)."""
+    if nonce is None:
+        nonce = os.urandom(_NONCE)
     plain = _ABSENT.get(bucket) if value is None else None
     if plain is None:
         plain = _pad(orjson.dumps(value, default=str), bucket)

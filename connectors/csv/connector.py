@@ -149,13 +149,20 @@ class CsvConnector(FileConnector):
                 "(header: false fixes the columns); check the outbound mapping")
         result = WriteResult()
         pending: dict[tuple[str, ...], dict[str, str]] = {}
-        for index, record in enumerate(records, start=1):
-            row, problem = self._prepare(stream, record, index)
+        rows = self._text_rows(records)
+        # The whole batch checked at once; a failing one is checked record by record.
+        clean = self._clean(rows)
+        key_columns = stream.key
+        for index, (record, row) in enumerate(zip(records, rows), start=1):
+            problem = self._problem(stream, row, index, checked=clean)
             if problem is not None:
-                result.rejected.append((key_text(stream.key, record, index), problem))
+                result.rejected.append((key_text(key_columns, record, index), problem))
                 continue
-            key = tuple(row[k] for k in stream.key)
-            pending.setdefault(key, {}).update(row)  # same key twice: later values win
+            key = tuple([row[k] for k in key_columns])
+            if key in pending:  # same key twice: later values win
+                pending[key].update(row)
+            else:
+                pending[key] = row
             result.written += 1
         rewrite = CsvRewrite(self.settings, self.system, stream.key, upserts=pending)
         with writing(self.system, path):
@@ -192,32 +199,50 @@ class CsvConnector(FileConnector):
             return str(neutralise_formula(text, keep_numbers=True))
         return text
 
-    def _prepare(self, stream: StreamSpec, record: Record, index: int
-                 ) -> tuple[dict[str, str], RecordProblem | None]:
-        enc = self.settings.encoding
-        where = f"{stream.resource}:batch record {index}"
+    def _text_rows(self, records: list[Record]) -> list[dict[str, str]]:
+        """The records as text cells, formula-like text neutralised (``spreadsheet_safe``)."""
+        rows = [{name: value if type(value) is str else cell_text(value)
+                 for name, value in record.items()} for record in records]
+        if not self.settings.spreadsheet_safe:
+            return rows
+        # Only text that could start a formula is looked at: one scan of the batch finds
+        # whether any does (a value follows a separator), and only then each row is.
+        cells = "\x1f" + "\x1f".join(itertools.chain.from_iterable(r.values() for r in rows))
+        if not any("\x1f" + c in cells for c in _FORMULA_FIRST):
+            return rows
+        return [{name: self._cell(text) if text[:1] in _FORMULA_FIRST else text
+                 for name, text in row.items()} for row in rows]
 
-        def problem(reason: str, field: str | None) -> RecordProblem:
-            return RecordProblem(reason=reason, system=self.system, stream=stream.resource,
-                                 location=where, field=field)
+    def _clean(self, rows: list[dict[str, str]]) -> bool:
+        """Whether every column name and value of the batch can be written as they are."""
+        joined = "\x1f".join(itertools.chain.from_iterable(
+            itertools.chain(row, row.values()) for row in rows))
+        return "\x00" not in joined and encode_problem(joined, self.settings.encoding) is None
 
-        row = {name: value if type(value) is str else cell_text(value)
-               for name, value in record.items()}
-        if self.settings.spreadsheet_safe:  # only text that could start a formula is looked at
-            row = {name: self._cell(text) if text[:1] in _FORMULA_FIRST else text
-                   for name, text in row.items()}
-        # One check for the whole record; only a failing one is searched field by field.
-        joined = "\x1f".join(itertools.chain(row, row.values()))
-        if "\x00" in joined or encode_problem(joined, enc) is not None:
-            for name, text in row.items():
-                for part, what in ((name, "column name"), (text, "value")):
-                    position = encode_problem(part, enc)
-                    if position is not None:
-                        return row, problem(f"{what} has a character that cannot be encoded "
-                                            f"as {enc} (position {position})", name)
-                if "\x00" in text or "\x00" in name:
-                    return row, problem("contains a NUL byte", name)
+    def _problem(self, stream: StreamSpec, row: dict[str, str], index: int, *,
+                 checked: bool = False) -> RecordProblem | None:
+        """Why the target cannot take this row (None: it can). ``checked``: its names and
+        values are known to be writable (the batch's check passed)."""
+        if not checked:
+            enc = self.settings.encoding
+            # One check for the whole record; only a failing one is searched field by field.
+            joined = "\x1f".join(itertools.chain(row, row.values()))
+            if "\x00" in joined or encode_problem(joined, enc) is not None:
+                for name, text in row.items():
+                    for part, what in ((name, "column name"), (text, "value")):
+                        position = encode_problem(part, enc)
+                        if position is not None:
+                            return self._refusal(
+                                stream, index, f"{what} has a character that cannot be "
+                                f"encoded as {enc} (position {position})", name)
+                    if "\x00" in text or "\x00" in name:
+                        return self._refusal(stream, index, "contains a NUL byte", name)
         for key in stream.key:
             if row.get(key, "") == "":
-                return row, problem("key field is missing or empty", key)
-        return row, None
+                return self._refusal(stream, index, "key field is missing or empty", key)
+        return None
+
+    def _refusal(self, stream: StreamSpec, index: int, reason: str, field: str | None
+                 ) -> RecordProblem:
+        return RecordProblem(reason=reason, system=self.system, stream=stream.resource,
+                             location=f"{stream.resource}:batch record {index}", field=field)

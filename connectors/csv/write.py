@@ -113,8 +113,9 @@ class CsvRewrite:
             emit(self.serialise(columns, newline))
         else:
             columns = list(self.settings.columns or [])
-        for row in self.upserts.values():
-            emit(self.serialise([row.get(c, "") for c in columns], newline))
+        if self.upserts:  # the batch's rows as one text (one writer, not one per row)
+            emit(self.serialise_many(([row.get(c, "") for c in columns]
+                                      for row in self.upserts.values()), newline))
         self._remember(columns, newline, True)
 
     def _merge(self, fh: BinaryIO, path: Path, emit: Emit) -> None:
@@ -175,8 +176,9 @@ class CsvRewrite:
         new = [values for found, values in self.upserts.items() if found not in done]
         if new and not ends_with_break:
             emit(newline)
-        for values in new:
-            emit(self.serialise([values.get(c, "") for c in columns], newline))
+        if new:
+            emit(self.serialise_many(([values.get(c, "") for c in columns] for values in new),
+                                     newline))
         self._remember(columns, newline, ends_with_break or bool(new))
 
     def serialise(self, values: list[str], newline: str) -> str:

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -30,12 +31,17 @@ def canonical_time(at: dt.datetime) -> str:
 
 
 _AT, _DETAIL = HASHED.index("at"), HASHED.index("detail")
+_HASHED_SET = frozenset(HASHED)
+_ALL_HASHED = itemgetter(*HASHED)
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:
     """SHA-256 over the canonical JSON array of every hashed field, in ``HASHED`` order."""
-    body = [entry.get(k) for k in HASHED]
-    body[_AT] = canonical_time(entry["at"])
+    return _hash_body([entry.get(k) for k in HASHED], entry["at"])
+
+
+def _hash_body(body: list[Any], at: dt.datetime) -> str:
+    body[_AT] = canonical_time(at)
     body[_DETAIL] = body[_DETAIL] or {}
     return hashlib.sha256(to_json_bytes(body)).hexdigest()
 
@@ -75,8 +81,9 @@ def append(conn: Connection, entries: list[dict[str, Any]]) -> None:
         seq += 1
         entry["seq"], entry["prev_hash"] = seq, prev
         entry.setdefault("detail", {})
-        for column in HASHED:
-            entry.setdefault(column, None)
-        entry["hash"] = prev = entry_hash(entry)
+        for column in _HASHED_SET.difference(entry):  # a set look-up each, in C
+            entry[column] = None
+        # every hashed field is there now: entry_hash's body, fetched at once
+        entry["hash"] = prev = _hash_body(list(_ALL_HASHED(entry)), entry["at"])
     bulk.insert_rows(conn, bulk.table_of(AuditEntry), entries)
     conn.execute(update(head).where(head.c.id == 1).values(seq=seq, hash=prev))

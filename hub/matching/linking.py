@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from itertools import combinations
 from typing import Any
 
@@ -28,6 +29,8 @@ from hub.matching.pair_scores import Scorer, Scores
 from hub.matching.settings import EntityMatching
 from hub.records import Incoming, jsonable
 from hub.store import matching_store as ms
+
+_NOBODY: frozenset[str] = frozenset()
 
 #: Past this many records in reach of one another, only their scored pairs are checked
 #: for cohesion (every pair would be ~20,000 comparisons at 200).
@@ -103,10 +106,12 @@ class Linking:
                 batch[d] += 1
         self.common = {d for d, n in batch.items() if n + len(self.sources.get(d, ())) > self.cap}
 
-    def _holders(self, digest: str) -> set[str]:
+    def _holders(self, digest: str) -> AbstractSet[str]:
         """Golden records holding a rule key: in their values or one of their sources."""
-        return set(self.golden_keys.get(digest, ())) | \
-            {g for _, g in self.sources.get(digest, ())}
+        held, sourced = self.golden_keys.get(digest), self.sources.get(digest)
+        if not held and not sourced:
+            return _NOBODY  # most keys of a batch: nobody holds them yet
+        return set(held or ()) | {g for _, g in sourced or ()}
 
     def _nodes(self) -> None:
         """Stored source records of the candidate golden records, and their anchors."""
@@ -164,9 +169,13 @@ class Linking:
             for rule, d in item.extra["rule_keys"]:
                 rank = self.rule_count - rule
                 batch[(rank, d)].append(n)
-                links += [cl.Link(1.0, n, self.anchor[g], rank=rank)
-                          for g in sorted(self._holders(d), key=cl.id_order)]
+                holders = self._holders(d)
+                if holders:
+                    links += [cl.Link(1.0, n, self.anchor[g], rank=rank)
+                              for g in sorted(holders, key=cl.id_order)]
         for (rank, _), here in batch.items():
+            if len(here) < 2:
+                continue  # a key no other record of the batch has: no link
             first = min(here, key=self.identity.__getitem__)
             links += [cl.Link(1.0, first, n, rank=rank) for n in here if n != first]
         return links

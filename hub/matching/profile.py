@@ -115,21 +115,33 @@ def _date(value: Any) -> dt.date | None:
 
 def profile(entity: str, values: Mapping[str, Any]) -> Profile:
     """The matching view of canonical ``values`` (a golden row or a mapped record)."""
-    first = fold(_text(values, "first_name"))
-    street, number = _street_and_number(_text(values, "street"))
+    get = values.get
+    # the common case inline: a field absent, or text (``_text`` for any other type)
+    texts = ["" if v is None else v if type(v) is str else str(v)
+             for v in map(get, _TEXT_FIELDS)]
+    first_name, last_name, street_text, postal, city, phone = texts
+    first = fold(first_name)
+    street, number = _street_and_number(street_text)
+    emails = []
+    for f in EMAIL_FIELDS[entity]:
+        v = get(f)
+        if v is not None and (e := str(v).strip().lower()):
+            emails.append(e)
     return Profile(
         first=first,
         first_key=first_name_key(first),
-        last=fold(_text(values, "last_name")),
-        dob=_date(values.get("date_of_birth")),
+        last=fold(last_name),
+        dob=_date(get("date_of_birth")),
         street=street,
         number=number,
-        postal=_text(values, "postal_code").replace(" ", "").upper(),
-        city=fold(_text(values, "city")),
-        phone=_digits(_text(values, "phone")),
-        emails=tuple(e for e in (_text(values, f).strip().lower()
-                                 for f in EMAIL_FIELDS[entity]) if e),
+        postal=postal.replace(" ", "").upper(),
+        city=fold(city),
+        phone=_digits(phone),
+        emails=tuple(emails),
     )
+
+
+_TEXT_FIELDS = ("first_name", "last_name", "street", "postal_code", "city", "phone")
 
 
 def blocking_texts(p: Profile, kinds: list[str]) -> list[str]:

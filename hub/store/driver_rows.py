@@ -18,11 +18,12 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Numeric, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from hub.records import to_json
+from hub.records import JSON_OPTIONS, json_default
 
 Converter = Callable[[Any], Any]
 
@@ -32,7 +33,9 @@ def _identity(value: Any) -> Any:
 
 
 def _json(value: Any) -> Any:
-    return None if value is None else to_json(value)
+    # to_json, inlined: a batch converts a few JSON columns of every row
+    return None if value is None else \
+        orjson.dumps(value, default=json_default, option=JSON_OPTIONS).decode("utf-8")
 
 
 @lru_cache(maxsize=1024)  # a batch stamps thousands of rows with the same "now"
@@ -120,18 +123,20 @@ def _plan(table: Table, columns: tuple[str, ...], where: tuple[str, ...],
 
 
 def _values(plan: _Plan, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """Each row's parameters in the plan's order, converted (C-level itemgetter first)."""
+    """Each row's parameters in the plan's order, converted. Column by column: one
+    C-level ``map`` per column and converter, then ``zip`` back into rows, instead of a
+    Python loop over every row and converter."""
     get = itemgetter(*plan.keys)
-    single = len(plan.keys) == 1
+    if len(plan.keys) == 1:
+        column = list(map(get, rows))
+        f = plan.converters.get(0)
+        return [(v,) for v in (column if f is None else map(f, column))]
     if not plan.converters:
-        return [(get(row),) for row in rows] if single else [get(row) for row in rows]
-    params: list[tuple[Any, ...]] = []
-    for row in rows:
-        values = [get(row)] if single else list(get(row))
-        for i, f in plan.converters.items():
-            values[i] = f(values[i])
-        params.append(tuple(values))
-    return params
+        return list(map(get, rows))
+    columns: list[Any] = [list(map(itemgetter(k), rows)) if i not in plan.converters
+                          else list(map(plan.converters[i], map(itemgetter(k), rows)))
+                          for i, k in enumerate(plan.keys)]
+    return list(zip(*columns))
 
 
 def _execute(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],

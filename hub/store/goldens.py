@@ -7,23 +7,48 @@ write path), which calls ``write`` here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
 from hub import faults
-from hub.canonical import MODELS
+from hub.canonical import MODELS, builtin_fields
 from hub.store import bulk, outbox, search_index
 from hub.store.sealing import Sealer
 from hub.store.tables import RecordHistory
 
 
-def read(conn: Connection, sealer: Sealer, entity: str, ids: Sequence[str]
-         ) -> dict[str, dict[str, Any]]:
-    """Golden rows by id, restricted values opened."""
-    rows = bulk.fetch_goldens(conn, entity, ids)
-    sealer.open_goldens(conn, entity, list(rows.values()))
+@functools.cache
+def _builtin(entity: str) -> frozenset[str]:
+    return frozenset(builtin_fields(entity))
+
+
+def read(conn: Connection, sealer: Sealer, entity: str, ids: Sequence[str], *,
+         fields: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Golden rows by id, restricted values opened.
+
+    ``fields``: only these fields are read and opened (a delivery needs the few its
+    mapping and policy use): each row then holds ``id``, those built-in fields and
+    ``custom`` (the custom values, ``{}`` when none of ``fields`` is custom); no
+    provenance, and no restricted value it was not asked for, not even sealed.
+    """
+    if fields is None:
+        rows = bulk.fetch_goldens(conn, entity, ids)
+        sealer.open_goldens(conn, entity, list(rows.values()))
+        return rows
+    builtin = _builtin(entity)
+    columns = {f for f in fields if f in builtin}
+    custom = len(columns) < len(set(fields))  # the others are custom fields
+    rows = bulk.fetch_goldens(conn, entity, ids, {*columns, "custom"} if custom else columns)
+    if custom:
+        for row in rows.values():  # only the custom values asked for
+            row["custom"] = {k: v for k, v in (row["custom"] or {}).items() if k in fields}
+    else:
+        for row in rows.values():
+            row["custom"] = {}
+    sealer.open_goldens(conn, entity, list(rows.values()), fields)
     return rows
 
 

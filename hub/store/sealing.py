@@ -33,6 +33,7 @@ from policies.envelope import (
     cipher,
     is_padded,
     is_sealed,
+    nonces,
     seal,
     seal_with,
     unseal,
@@ -242,6 +243,9 @@ class Sealer:
         # naming its record and field, exactly as ``seal`` gives it.
         throwaway = os.urandom(32)
         ciphers: dict[bytes, Cipher] = {}
+        # every value its own random nonce, drawn for the whole write at once (at most
+        # one per place a value can be)
+        fresh = nonces(sum(len(place.slots) for _, held in todo for _, place in held))
         for gid, held in todo:
             dek = deks[gid] or throwaway
             aead = ciphers.get(dek)
@@ -254,12 +258,14 @@ class Sealer:
                     value = holder.get(key)
                     if wrapped and isinstance(value, dict) and "sealed" in value:
                         value = value["sealed"]
-                    if not is_sealed(value):
-                        token = seal_with(aead, value, (prefix + field).encode(), bucket)
+                    if value is None or not is_sealed(value):
+                        token = seal_with(aead, value, (prefix + field).encode(), bucket,
+                                          nonce=next(fresh))
                     elif not is_padded(value):  # the legacy format: upgrade it if it opens
                         aad = (prefix + field).encode()
                         try:
-                            token = seal_with(aead, unseal_with(aead, str(value), aad), aad, bucket)
+                            token = seal_with(aead, unseal_with(aead, str(value), aad), aad,
+                                              bucket, nonce=next(fresh))
                         except UnreadableValue:
                             continue
                     else:
@@ -298,8 +304,31 @@ class Sealer:
     def seal_goldens(self, conn: Connection, entity: str, rows: Sequence[dict[str, Any]]) -> None:
         self._apply(conn, entity, [(rows, "id", _golden_values)], sealing=True)
 
-    def open_goldens(self, conn: Connection, entity: str, rows: Sequence[dict[str, Any]]) -> None:
-        self._apply(conn, entity, [(rows, "id", _golden_values)], sealing=False)
+    def open_goldens(self, conn: Connection, entity: str, rows: Sequence[dict[str, Any]],
+                     fields: Collection[str] | None = None) -> None:
+        """Open the restricted values of golden rows, in place. ``fields``: open only these
+        (a reader that releases a few fields decrypts nothing else); rows read with only
+        those columns (``bulk.fetch_goldens(columns=...)``) then hold no sealed value."""
+        if fields is None:
+            self._apply(conn, entity, [(rows, "id", _golden_values)], sealing=False)
+            return
+        layout = self._layouts[entity]
+        builtin = _Place(tuple(s for s in layout.builtin.slots if s[0] in fields), False)
+        custom = _Place(tuple(s for s in layout.custom.slots if s[0] in fields), True)
+        todo: list[tuple[str, _Held]] = []
+        for row in rows:
+            held: _Held = [(row, builtin)] if builtin.slots else []
+            extra = row.get("custom")
+            if custom.slots and isinstance(extra, dict):
+                held.append((extra, custom))
+            prov = row.get("provenance")
+            if isinstance(prov, dict):  # read whole: opened whole, as ``_apply`` does
+                held.append((prov, layout.provenance))
+            if held and any(is_sealed(v) for holder, place in held
+                            for v in place.values(holder)):
+                todo.append((row["id"], held))
+        if todo:
+            self._open_rows(entity, todo, self._keys(conn, entity, sorted({g for g, _ in todo})))
 
     def seal_history(self, conn: Connection, entity: str, rows: Sequence[dict[str, Any]]) -> None:
         self._apply(conn, entity, [(rows, "golden_id", _history_values)], sealing=True)

@@ -34,6 +34,7 @@ from typing import Any
 
 from hub.canonical import FieldSpec, builtin_fields
 from hub.matching.settings import HUB_CHANNELS, EntitySurvivorship, address_parts
+from hub.records import present
 from hub.survivorship.choose import Candidate, Choice, choose, filler, superseded
 from hub.survivorship.defaults import MOST_FREQUENT, address_rule, rule_of
 from hub.survivorship.sources import Sources, record_of, typed
@@ -79,7 +80,8 @@ class Survivorship:
         self.voted = [f for u in units if u.voted for f in u.fields]
         self._voted_unit = {f: u.name for u in units if u.voted for f in u.fields}
         self._rule_of = {f: u.rule for u in units for f in u.fields}
-        self._position = {f: i for i, f in enumerate(self._rule_of)}  # the units' order
+        self._in_order = tuple(self._rule_of)  # every field, in the units' order
+        self._voted_t = tuple(self.voted)
 
     def rule(self, field: str) -> str:
         """The rule ``field`` follows (for documentation and tests)."""
@@ -112,8 +114,9 @@ class Survivorship:
         """``merge`` into a new, empty golden record (no provenance, no override, the
         incoming record its only source): all of it wins, so no rule has anything to
         decide. The sync's common case, without building the empty record first."""
-        if sources is not None:
-            sources.put(record_of(source, observed_at, incoming, self.voted))
+        if sources is not None:  # the voted fields it has (a stream's records share them)
+            sources.put(record_of(source, observed_at, incoming,
+                                  present(self._voted_t, tuple(incoming))))
         return self._first(None, incoming, observed_at, source)
 
     def resolve(self, current: Mapping[str, Any], provenance: Mapping[str, Any],
@@ -136,8 +139,8 @@ class Survivorship:
         # record fills names the same source and time (entries are replaced, never edited).
         stamps: dict[str, dict[str, Any]] = {}
         # only the fields the record fills (a few of many), in the units' order
-        filled = sorted((f for f, v in incoming.items() if v is not None and f in self._rule_of),
-                        key=self._position.__getitem__)
+        filled = [f for f in present(self._in_order, tuple(incoming))
+                  if incoming[f] is not None]
         for name in filled:
             value, rule = incoming[name], self._rule_of[name]
             changed = changed or values[name] != value

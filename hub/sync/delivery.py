@@ -35,8 +35,11 @@ def deliver(connector: Connector, spec: StreamSpec,
             if attempt == ATTEMPTS - 1:
                 raise
             time.sleep(random.uniform(0, BASE_DELAY * 2 ** attempt))  # full jitter
-    by_key = {sent[g][1]: g for g in ids}
     out = Delivered(sent)
+    if not result.rejected:  # the common case: every record written
+        out.written = ids
+        return out
+    by_key = {sent[g][1]: g for g in ids}
     for key, problem in result.rejected:
         out.rejected[by_key.get(key, key)] = problem
     out.written = [g for g in ids if g not in out.rejected]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -113,6 +114,9 @@ class InboundSync:
         checked: set[tuple[str, ...]] = set()  # column sets looked at for unknown columns
         ignored = set(spec.key) | ({spec.cursor_field} if spec.cursor_field else set())
         system, stream = self.stream.system, self.stream.name
+        key_of = list(spec.key)
+        last_updated: Any = None
+        last_observed = fallback_time
 
         def refuse(rec: Any, reason: str, field: str | None = None, key: str | None = None
                    ) -> None:
@@ -126,13 +130,12 @@ class InboundSync:
                     checked.add(columns)
                     self.counts.unknown_columns = sorted(mapping.unknown_columns(columns) -
                                                          ignored)
-            key_parts = [rec.data.get(k) for k in spec.key]
-            if any(v is None or str(v).strip() == "" for v in key_parts):
-                missing = [k for k, v in zip(spec.key, key_parts)
-                           if v is None or str(v).strip() == ""]
+            key_parts = ["" if v is None else str(v).strip() for v in map(rec.data.get, key_of)]
+            if not all(key_parts):
+                missing = [k for k, v in zip(key_of, key_parts) if not v]
                 refuse(rec, "empty key column", missing[0])
                 continue
-            key = "|".join(str(v).strip() for v in key_parts)
+            key = "|".join(key_parts)
             if key in seen:
                 refuse(rec, f"duplicate key in the source (first at {seen[key]})", key=key)
                 continue
@@ -143,8 +146,15 @@ class InboundSync:
             except MappingError as exc:
                 refuse(rec, exc.reason, exc.field, key)
                 continue
-            observed = updated.replace(tzinfo=None).isoformat(timespec="seconds") \
-                if updated else fallback_time
+            if not updated:
+                observed = fallback_time
+            elif updated is not last_updated:  # a source stamps many records alike (and the
+                # mapping hands back the same parsed object for the same text)
+                last_updated = updated
+                last_observed = observed = updated.replace(tzinfo=None).isoformat(
+                    timespec="seconds")
+            else:
+                observed = last_observed
             # The business time is part of the hash: a source re-asserting a value at a
             # newer time can win against another source's value.
             # A dropped field is absent from the values, so from the hash too: the same
@@ -227,6 +237,8 @@ class InboundSync:
         sources = self.mm.sources(conn, list(existing))  # survivorship counts them all
         echoes = self.mm.echoes(conn, changed, existing)
         working: dict[str, dict[str, Any]] = {}
+        # golden ids more than one record of this batch goes to (one cluster's records)
+        shared = {gid for gid, n in Counter(i.golden_id for i in changed).items() if n > 1}
         for item in changed:
             gid: str = item.golden_id  # type: ignore[assignment]
             if item.source_key in echoes:
@@ -236,11 +248,13 @@ class InboundSync:
             created = row is None
             source = {"system": self.stream.system, "key": item.source_key, "run": self.run_id}
             if row is None and gid not in overrides and gid not in sources:
-                # a new record of one source: it all wins, no rule to weigh (the common case)
+                # a new record of one source: it all wins, no rule to weigh (the common case);
+                # its source record is kept for survivorship only when another record of
+                # this batch joins it
                 merged, did_change = new_merged(
                     gid, now, item.values, observed_at=item.observed_at, source=source,
                     builtin=self.builtin, custom=self.custom, rules=self.mm.survivorship,
-                    sources=sources.setdefault(gid, Sources()))
+                    sources=sources.setdefault(gid, Sources()) if gid in shared else None)
                 merged["_changed"] = did_change
                 working[gid] = merged
             else:

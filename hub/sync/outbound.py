@@ -40,6 +40,7 @@ from hub.sync.delivery import ATTEMPTS, BASE_DELAY, Delivered, deliver
 from policies.gate import Destination, FieldDecision, PrivacyGate
 
 Progress = Callable[[int], None]
+_NO_DECISIONS: list[FieldDecision] = []  # one list: the trail's cache holds it once
 Prepared = tuple[dict[str, Any], str, str]  # (target record, target key, payload hash)
 
 
@@ -78,6 +79,18 @@ def _delete(connector: Connector, spec: StreamSpec, keys: list[str]) -> WriteRes
     raise AssertionError("unreachable")
 
 
+def _target_key(record: dict[str, Any], columns: tuple[str, ...]) -> str | None:
+    """The record's key at the target (its key values joined by ``|``); None when one is
+    missing or empty."""
+    if len(columns) == 1:  # the common case, without building lists
+        value = record.get(columns[0])
+        return None if value is None or value == "" else str(value)
+    values = [record.get(k) for k in columns]
+    if any(v is None or v == "" for v in values):
+        return None
+    return "|".join(str(v) for v in values)
+
+
 class OutboundSync:
     """Runs one outbound stream for one run."""
 
@@ -97,14 +110,22 @@ class OutboundSync:
         self.fields = stream.mapping.canonical_fields
         self.builtin = [n for n, s in deployment.fields[self.entity].items() if not s.custom]
         self.counts = StreamCounts(stream.system, stream.name, "outbound", self.entity)
+        # The gate compiled for this stream, and the only fields a delivery reads from a
+        # golden record (and decrypts): the mapping's, those the policy's conditions and
+        # the stream's ``only_if`` read. Nothing else is fetched, parsed or opened.
+        self.releaser = gate.releaser(self.entity, self.fields, self.destination)
+        self.reads = sorted({*self.fields, *self.releaser.condition_fields,
+                             *stream.config.only_if})
+        self._builtin_reads = [f for f in self.builtin if f in self.reads]
+        self._row_is_record = set(self.reads) <= set(self.builtin)
         self._decisions: dict[str, list[FieldDecision]] = {}  # this batch's, for the trail
         self._tokens: outbox.Tokens = {}  # this batch's outbox row versions
         # This batch's records the gate or mapping could not prepare, quarantined at the ack.
         self._unprepared: list[tuple[str, RecordProblem]] = []
-        # Decision lists the gate hands out are built from a few memoised decisions:
-        # the trail's set id and legal bases, once per distinct list (by identity; the
-        # value keeps the decisions alive, so an id is never reused while cached).
-        self._trail: dict[tuple[int, ...], tuple[list[FieldDecision], str, list[str]]] = {}
+        # The releaser hands out one decision list per distinct decision set: the trail's
+        # set id and legal bases, once per list (by identity; the value keeps the list
+        # alive, so an id is never reused while cached).
+        self._trail: dict[int, tuple[list[FieldDecision], str, list[str]]] = {}
 
     # -- what is due ------------------------------------------------------------------------
 
@@ -145,7 +166,8 @@ class OutboundSync:
                 self._tokens = outbox.due(conn, self.stream.system, self.stream.name, after,
                                           self.batch_size)
                 ids = list(self._tokens)
-                rows = goldens.read(conn, self.sealer, self.entity, ids) if ids else {}
+                rows = goldens.read(conn, self.sealer, self.entity, ids,
+                                    fields=self.reads) if ids else {}
                 retired = ms.retired_ids(conn, self.entity, ids) if ids else set()
                 held = bulk.fetch_delivery_rows(conn, self.stream.system, self.stream.name,
                                                 ids) if ids else {}
@@ -189,9 +211,8 @@ class OutboundSync:
             record = self._prepare(row)
             if record is None:  # quarantined; its outbox row is dead-lettered
                 continue
-            key_values = [record.get(k) for k in key_columns]
-            target_key = "|".join(str(v) for v in key_values)
-            if any(v is None or v == "" for v in key_values) or target_key in batch_keys:
+            target_key = _target_key(record, key_columns)
+            if target_key is None or target_key in batch_keys:
                 # No key (a customer without email is no subscriber), or two golden records
                 # claiming one target row: sending both would flip it on every run.
                 (batch.gone if gid in held else batch.finished).append(gid)
@@ -214,11 +235,13 @@ class OutboundSync:
         A failure here (a transform that cannot handle a value, a mapping that cannot render
         it) quarantines this record with a reason that names the field but never the value.
         """
-        golden = {**{f: row[f] for f in self.builtin}, **row["custom"]}
+        if self._row_is_record:  # only built-in fields read: the row holds them (and id)
+            golden = row
+        else:
+            golden = {f: row.get(f) for f in self._builtin_reads}
+            golden.update(row["custom"])
         try:
-            released, decisions = self.gate.release(
-                self.entity, {f: golden.get(f) for f in self.fields}, self.destination,
-                record=golden, record_id=row["id"])
+            released, decisions = self.releaser.release(golden, golden, row["id"])
             self._decisions[row["id"]] = decisions
             return self.stream.mapping.outbound(released)
         except Exception as exc:  # noqa: BLE001 - one record must not stop the stream
@@ -425,8 +448,9 @@ class OutboundSync:
             "at": now, "run_id": self.run_id, "source": "hub", "destination": self.stream.label,
             "entity": self.entity, "purpose": self.stream.config.purpose,
             "policy_version": self.gate.version}
+        decided, none = self._decisions, _NO_DECISIONS
         for gid, (record, _key, _hash) in result.sent.items():
-            sid, bases = self._trail_of(self._decisions.get(gid, []))
+            sid, bases = self._trail_of(decided.get(gid, none))
             log.add("transfer.out", "rejected" if gid in rejected else "sent", **common,
                     golden_id=gid, decisions=sid, value_hash=log.value_hash(record),
                     detail={"legal_bases": list(bases)})
@@ -435,9 +459,9 @@ class OutboundSync:
     def _trail_of(self, decisions: list[FieldDecision]) -> tuple[str, list[str]]:
         """(decision set id, legal bases) of one record's decisions, cached per list."""
         assert self.audit is not None
-        key = tuple(map(id, decisions))
+        key = id(decisions)  # alive while cached (the entry holds it): never reused meanwhile
         hit = self._trail.get(key)
-        if hit is None:
+        if hit is None or hit[0] is not decisions:
             bases = sorted({d.legal_basis for d in decisions if d.legal_basis})
             hit = (decisions, self.audit.decisions(decisions), bases)
             if len(self._trail) < 10_000:

@@ -5,6 +5,7 @@ without building the empty row first; names folded without Unicode work when ASC
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import unicodedata
 from pathlib import Path
@@ -87,6 +88,10 @@ def test_one_write_seals_goldens_and_history_in_one_pass(
         assert all(is_padded(h["data"][f]) for f in restricted)
     assert is_padded(goldens[0]["custom"]["health_note"])
     assert len(set(tokens)) == len(tokens)  # a fresh nonce for every value, absent included
+    # the nonces themselves (drawn for the whole write at once): none used twice
+    drawn = [base64.urlsafe_b64decode(t.removeprefix("sealed:v2:") + "==")[:12]
+             for t in tokens]
+    assert len(set(drawn)) == len(drawn) and all(len(n) == 12 for n in drawn)
 
     with engine.begin() as conn:
         sealer.open_goldens(conn, "employee", goldens)
