@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 
@@ -20,7 +22,7 @@ from hub.api import (
     review,
 )
 from hub.api.scim import discovery, users, users_write
-from hub.context import Hub
+from hub.context import Hub, open_hub
 from hub.web import login, pages, record_pages, review_page
 
 # Reachable without a token: nothing here carries data. The login page is public too.
@@ -60,3 +62,9 @@ def create_app(opened: Hub) -> FastAPI:
                    login.router, pages.router, record_pages.router, review_page.router):
         app.include_router(router)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app of one worker process of ``kontor serve --workers N``: the deployment named
+    by ``KONTOR_CONFIG``, its store already migrated by the serving process."""
+    return create_app(open_hub(os.environ["KONTOR_CONFIG"], migrate=False))

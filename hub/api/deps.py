@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator
@@ -15,6 +16,7 @@ from sqlalchemy import Connection
 from hub.api.disclosure import Disclosure
 from hub.auth.tokens import Caller
 from hub.context import Hub
+from hub.records import json_default
 from policies.gate import PrivacyGate
 
 
@@ -66,7 +68,15 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+class FastJSONResponse(JSONResponse):
+    """JSON by orjson (compact UTF-8, as Starlette's ``JSONResponse`` writes it, several
+    times faster); dates and decimals as ``hub.records.jsonable`` writes them."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=json_default)
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
                   media_type: str | None = None) -> JSONResponse:
     """A ready response: skips FastAPI's second encoding pass of already-plain data."""
-    return JSONResponse(body, status_code=status, headers=headers, media_type=media_type)
+    return FastJSONResponse(body, status_code=status, headers=headers, media_type=media_type)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 
 from hub.api import access_log
 from hub.auth import roles
@@ -39,6 +39,7 @@ class Disclosure:
         self.caller = caller
         self.channel = channel
         self.destination = roles.destination(caller.role)
+        self._unreleased: dict[str, list[str]] = {}
 
     # -- single decisions -----------------------------------------------------------------
 
@@ -52,6 +53,11 @@ class Disclosure:
     def unreleased(self, entity: str) -> list[str]:
         """Restricted fields this caller is refused on every record, which no released
         field's rule reads either: a page need not open (decrypt) them at all."""
+        if entity not in self._unreleased:
+            self._unreleased[entity] = self._refused_unread(entity)
+        return self._unreleased[entity]
+
+    def _refused_unread(self, entity: str) -> list[str]:
         specs = self.hub.deployment.fields[entity]
         refused: list[str] = []
         read: set[str] = set()
@@ -65,6 +71,13 @@ class Disclosure:
             else:
                 read.update(plan.condition_fields)
         return [f for f in refused if f not in read]
+
+    def columns(self, entity: str, table: Table) -> list[Any]:
+        """The columns of ``table`` a page for this caller reads: not those of restricted
+        fields it is refused (``unreleased``), ciphertext it would only drop (``open``
+        puts None in their place)."""
+        skip = set(self.unreleased(entity))
+        return [c for c in table.c if c.name not in skip]
 
     def open(self, conn: Connection, entity: str, rows: list[dict[str, Any]]) -> None:
         """Open a page of golden rows (as read from the table) for release to this caller:
@@ -143,17 +156,21 @@ class Disclosure:
                 self.hub.engine, caller=self.caller, channel=self.channel, entity=entity,
                 golden_ids=ids, fields=fields, keyring=self.hub.sealer.envelope.keyring)
 
-    def records(self, entity: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def records(self, entity: str, rows: Sequence[Mapping[str, Any]], *, plain: bool = True
+                ) -> list[dict[str, Any]]:
         """Golden rows as the caller may see them, with provenance of released fields only
-        (the provenance of a withheld field would tell that a value exists)."""
+        (the provenance of a withheld field would tell that a value exists). ``plain``:
+        as JSON types; else dates and decimals stay Python values, for a page serialised
+        in one pass with ``hub.records.json_default`` (the same JSON, one pass per page)."""
         released = self.values(entity, [(r["id"], business_values(r)) for r in rows])
-        return [_public(row, values) for row, (values, _) in zip(rows, released)]
+        return [_public(row, values, plain) for row, (values, _) in zip(rows, released)]
 
     def record(self, entity: str, row: Mapping[str, Any]) -> dict[str, Any]:
         return self.records(entity, [row])[0]
 
 
-def _public(row: Mapping[str, Any], released: dict[str, Any]) -> dict[str, Any]:
+def _public(row: Mapping[str, Any], released: dict[str, Any], plain: bool = True
+            ) -> dict[str, Any]:
     provenance = {k: v for k, v in (row.get("provenance") or {}).items() if k in released}
-    return jsonable({**{k: row[k] for k in BOOKKEEPING}, **released,
-                     "provenance": provenance}, sort=False)
+    public = {**{k: row[k] for k in BOOKKEEPING}, **released, "provenance": provenance}
+    return jsonable(public, sort=False) if plain else public

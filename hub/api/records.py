@@ -18,7 +18,7 @@ from hub.api.security import RecordsReader
 from hub.api.services import EMAIL_FIELD, NAME_FIELDS
 from hub.api.writes import load
 from hub.canonical import MODELS
-from hub.records import jsonable
+from hub.records import json_default, jsonable
 from hub.store import bulk, goldens, search_index
 from hub.store.tables import Xref
 
@@ -55,7 +55,7 @@ def _register(entity: str) -> None:
     ) -> Response:
         view = disclosure(request, caller)
         # Keyset paging: the page after the last id seen, in id order (the primary key).
-        stmt = select(table).order_by(table.c.id).limit(limit)
+        stmt = select(*view.columns(entity, table)).order_by(table.c.id).limit(limit)
         if after:
             stmt = stmt.where(table.c.id > after)
         if email is not None:
@@ -71,9 +71,10 @@ def _register(entity: str) -> None:
                                                            NAME_FIELDS[entity], name.strip()))
             rows = [dict(r._mapping) for r in conn.execute(stmt)]
             view.open(conn, entity, rows)
-        # The page is plain JSON already (``Disclosure.records``): one orjson pass.
-        return Response(orjson.dumps({"items": view.records(entity, rows),
-                                      "next": rows[-1]["id"] if len(rows) == limit else None}),
+        # One orjson pass over the page, dates and decimals as ``jsonable`` writes them.
+        return Response(orjson.dumps({"items": view.records(entity, rows, plain=False),
+                                      "next": rows[-1]["id"] if len(rows) == limit else None},
+                                     default=json_default),
                         media_type="application/json")
 
     @router.get(f"/{plural}/{{golden_id}}", tags=[plural], summary=f"One golden {entity}",

@@ -1,4 +1,5 @@
-"""``kontor serve``: the API, the dashboard and the scheduled jobs in one process."""
+"""``kontor serve``: the API, the dashboard and the scheduled jobs; the API in one process,
+or in several (``--workers``) under this one, which runs the jobs and deliveries."""
 
 from __future__ import annotations
 
@@ -19,13 +20,16 @@ def serve(
     deliver: Annotated[bool, typer.Option(
         help="Deliver every change (API, SCIM, steward, syncs) to its targets within "
              "seconds, without waiting for a scheduled job.")] = True,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64,
+        help="Processes serving the API (one per CPU core uses them all; the scheduled "
+             "jobs and the delivery worker still run once, in this process).")] = 1,
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs), run the scheduled sync jobs, and
     deliver changes to their targets as they happen."""
     os.umask(0o077)  # the store, its WAL and every file the server writes: owner-only
     with err_console.status("opening the master store, loading the API…"):
-        import uvicorn
-
+        from hub.api import server
         from hub.api.app import create_app
         from hub.context import open_hub
         from hub.errors import HubError
@@ -49,7 +53,11 @@ def serve(
                           highlight=False)
     worker = DeliveryWorker(hub.deployment, hub.engine).start() if deliver else None
     try:
-        uvicorn.run(create_app(hub), host=host, port=port, log_level="warning")
+        # With workers, each is a fresh process that opens the deployment of KONTOR_CONFIG
+        # (set above) without migrating it again; this process only supervises them, so
+        # the scheduler and the delivery worker above never start twice.
+        server.serve(create_app(hub) if workers == 1 else None, host=host, port=port,
+                     workers=workers)
     finally:
         if worker is not None:
             worker.stop()

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 
 from hub.api import payloads
+from hub.api.deps import FastJSONResponse
 from hub.api.disclosure import Disclosure, business_values
 from hub.api.problems import SCIM_JSON, ApiProblem
 from hub.api.scim.attributes import SCIM_READ_ONLY_TYPES, ScimInput, kontor_fields, to_scim
@@ -54,7 +55,7 @@ def transformed(view: Disclosure) -> set[str]:
 def scim_response(body: Any, status: int = 200, etag: str | None = None,
                   location: str | None = None) -> JSONResponse:
     headers = {k: v for k, v in (("ETag", etag), ("Location", location)) if v}
-    return JSONResponse(body, status_code=status, media_type=SCIM_JSON, headers=headers)
+    return FastJSONResponse(body, status_code=status, media_type=SCIM_JSON, headers=headers)
 
 
 def weak_etag(version: int) -> str:
@@ -78,15 +79,17 @@ def manager_ids(conn: Connection, numbers: list[Any]) -> dict[Any, str]:
     return found
 
 
-def users(conn: Connection, view: Disclosure, rows: list[dict[str, Any]], url: str
-          ) -> list[dict[str, Any]]:
-    """Rows (restricted values already opened) as the caller may see them."""
+def users(conn: Connection, view: Disclosure, rows: list[dict[str, Any]], url: str, *,
+          plain: bool = True) -> list[dict[str, Any]]:
+    """Rows (restricted values already opened) as the caller may see them. ``plain``: as
+    JSON types; else dates stay Python values for ``scim_response``, which writes them
+    as ``jsonable`` would (a page serialised once, not each User twice more)."""
     released = view.values(ENTITY, [(r["id"], business_values(r)) for r in rows])
     managers = manager_ids(conn, [v.get("manager_number") for v, _ in released])
     names = kontor(view.hub)
-    return [jsonable(to_scim(row, values, manager_id=managers.get(values.get("manager_number")),
-                             base_url=url, kontor=names), sort=False)
-            for row, (values, _) in zip(rows, released)]
+    found = [to_scim(row, values, manager_id=managers.get(values.get("manager_number")),
+                     base_url=url, kontor=names) for row, (values, _) in zip(rows, released)]
+    return [jsonable(u, sort=False) for u in found] if plain else found
 
 
 def internal_user(conn: Connection, hub: Hub, row: dict[str, Any], url: str) -> dict[str, Any]:

@@ -118,7 +118,8 @@ def _search(request: Request, caller: Caller, hub: Hub, query: Search) -> JSONRe
     except FilterError as exc:
         raise render.filter_problem(exc) from None
     counted = select(func.count()).select_from(table)
-    stmt = select(table).order_by(*order).offset(start - 1).limit(size)
+    stmt = select(*view.columns(render.ENTITY, table)).order_by(*order).offset(start - 1) \
+        .limit(size)
     if where is not None:
         counted, stmt = counted.where(where), stmt.where(where)
     with hub.engine.connect() as conn:  # not a dependency: saves two thread-pool trips
@@ -128,7 +129,8 @@ def _search(request: Request, caller: Caller, hub: Hub, query: Search) -> JSONRe
         rows = [dict(r._mapping) for r in conn.execute(stmt)] if size else []
         view.open(conn, render.ENTITY, rows)
         found = [project(u, query.attributes, query.excluded, names)
-                 for u in render.users(conn, view, rows, render.base_url(request))]
+                 for u in render.users(conn, view, rows, render.base_url(request),
+                                       plain=False)]
     return render.scim_response(schemas.list_response(found, total, start))
 
 
