@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
 
 from hub.audit.record import AuditLog
 from hub.auth.roles import PURPOSES
@@ -39,8 +41,17 @@ _setup = threading.Lock()
 def _log_engine(engine: Engine) -> Engine:
     with _setup:
         if engine not in _log_engines:
-            _log_engines[engine] = make_engine(engine.url.render_as_string(hide_password=False))
+            log_engine = make_engine(engine.url.render_as_string(hide_password=False))
+            if log_engine.dialect.name == "sqlite":
+                event.listen(log_engine, "connect", _no_busy_sleep)
+            _log_engines[engine] = log_engine
         return _log_engines[engine]
+
+
+def _no_busy_sleep(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    # After the store's settings (hub/store/db.py): a locked store fails at once, and
+    # ``_write`` tries again within a millisecond or so (see there).
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
 
 
 @dataclass
@@ -98,9 +109,34 @@ def _writer(engine: Engine) -> _Writer:
         return _writers[engine]
 
 
+#: How long a log write waits for a store another process is writing (SQLite).
+LOCKED_WAIT_SECONDS = 30.0
+
+
 def _write(engine: Engine, batch: list[_Read]) -> None:
+    """``_write_once``; on SQLite, tried again while another process holds the store's
+    write lock (API workers, a sync). SQLite's own busy handler sleeps 25 to 100 ms between
+    tries after the first few, for a lock that the other worker's log write holds a
+    millisecond or two (``kontor serve --workers 2``). Short polls instead; nothing is
+    committed before a try succeeds."""
+    log_engine = _log_engine(engine)
+    deadline = time.monotonic() + LOCKED_WAIT_SECONDS
+    pause = 0.0005
+    while True:
+        try:
+            _write_once(log_engine, batch)
+            return
+        except OperationalError as exc:
+            if log_engine.dialect.name != "sqlite" or "locked" not in str(exc.orig) \
+                    or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.004)
+
+
+def _write_once(log_engine: Engine, batch: list[_Read]) -> None:
     """One transaction: a log row per read, and its audit entries, one per record."""
-    with _log_engine(engine).begin() as conn:
+    with log_engine.begin() as conn:
         conn.execute(bulk.table_of(RestrictedReadLog).insert(), [
             {"at": r.at, "token_id": r.caller.token_id, "role": r.caller.role.value,
              "channel": r.channel, "entity": r.entity, "golden_ids": r.ids,

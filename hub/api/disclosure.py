@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Result, Table
 
 from hub.api import access_log
 from hub.auth import roles
@@ -20,6 +20,12 @@ from hub.records import jsonable
 from policies.gate import Action, FieldDecision, PrivacyGate
 
 BOOKKEEPING = ("id", "version", "created_at", "updated_at")
+
+
+def dict_rows(result: Result[Any]) -> list[dict[str, Any]]:
+    """A page's rows as dicts, from their tuples: half the cost of ``dict(row._mapping)``."""
+    names = list(result.keys())
+    return [dict(zip(names, row)) for row in result]
 
 
 def business_values(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,11 +78,14 @@ class Disclosure:
                 read.update(plan.condition_fields)
         return [f for f in refused if f not in read]
 
-    def columns(self, entity: str, table: Table) -> list[Any]:
+    def columns(self, entity: str, table: Table, *, provenance: bool = True) -> list[Any]:
         """The columns of ``table`` a page for this caller reads: not those of restricted
         fields it is refused (``unreleased``), ciphertext it would only drop (``open``
-        puts None in their place)."""
+        puts None in their place). ``provenance=False``: not the provenance either, for
+        a page that does not return it (SCIM): its JSON is neither parsed nor opened."""
         skip = set(self.unreleased(entity))
+        if not provenance:
+            skip.add("provenance")
         return [c for c in table.c if c.name not in skip]
 
     def open(self, conn: Connection, entity: str, rows: list[dict[str, Any]]) -> None:

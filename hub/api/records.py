@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from hub.api.deps import ConnDep, HubDep, Instant, aware, disclosure, etag, json_response
-from hub.api.disclosure import Disclosure
+from hub.api.disclosure import Disclosure, dict_rows
 from hub.api.openapi import AUTHENTICATED, ETAG, NOT_FOUND, headers
 from hub.api.problems import Forbidden, NotFound
 from hub.api.security import RecordsReader
@@ -69,7 +69,7 @@ def _register(entity: str) -> None:
             if name is not None:
                 stmt = stmt.where(search_index.name_filter(conn, entity, table,
                                                            NAME_FIELDS[entity], name.strip()))
-            rows = [dict(r._mapping) for r in conn.execute(stmt)]
+            rows = dict_rows(conn.execute(stmt))
             view.open(conn, entity, rows)
         # One orjson pass over the page, dates and decimals as ``jsonable`` writes them.
         return Response(orjson.dumps({"items": view.records(entity, rows, plain=False),

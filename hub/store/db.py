@@ -16,6 +16,7 @@ from urllib.parse import unquote
 import orjson
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session
 
 from hub.errors import StoreError, missing_extra
@@ -189,13 +190,44 @@ def make_engine(url: str, *, savepoints: bool = False) -> Engine:
         # Durability is the server's (synchronous_commit stays on: a commit survives
         # a power loss). psycopg prepares a statement on the server once it ran 5 times,
         # which the store's cached statements (one text per shape, see bulk.among) reach.
-        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True,
-                               json_serializer=to_json, json_deserializer=orjson.loads)
+        engine = create_engine(url, hide_parameters=True, json_serializer=to_json,
+                               json_deserializer=orjson.loads)
     except ImportError as exc:  # the driver is an extra (pyproject.toml): say which
         raise StoreError(missing_extra(f"the PostgreSQL master store ({safe_url(url)})", exc,
                                        parsed.get_driver_name())) from None
     event.listen(engine, "connect", _postgresql_session)
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _ping_when_idle)
     return engine
+
+
+#: A pooled PostgreSQL connection idle for longer than this is tested before it is lent.
+IDLE_PING_SECONDS = 1.0
+
+
+def _note_checkin(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
+
+
+def _ping_when_idle(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    """Survive a restarted server (or a dropped connection): a connection that sat idle
+    in the pool is tested with a round trip first; a dead one is replaced (the pool retries
+    the checkout on ``DisconnectionError``). Not on every checkout, as ``pool_pre_ping``
+    does: under load a connection is lent again within milliseconds, and a round trip
+    per request (a statement for the server to parse and answer) buys nothing then.
+    A connection that breaks while in use fails its statement; SQLAlchemy then sees the
+    disconnect and invalidates the pool's older connections, so the next checkouts open
+    new ones."""
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+        return
+    try:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        dbapi_conn.rollback()  # the ping's implicit transaction: not the caller's
+    except Exception as exc:  # noqa: BLE001 - any failure: the connection is unusable
+        raise DisconnectionError(f"idle connection lost ({type(exc).__name__})") from None
 
 
 @contextmanager

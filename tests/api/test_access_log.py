@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from hub.api import access_log
 from hub.audit import query
@@ -104,3 +105,46 @@ def test_a_failed_write_fails_every_request_it_held(fresh: Served,
         outcomes = [r.result() for r in results]
     assert outcomes == ["the store refused the write"] * 4
     assert len(_log_rows(fresh)) == before
+
+
+def _hold_write_lock(served: Served, seconds: float, held: threading.Event) -> None:
+    """Another process's writer (a sync, another API worker): the store's write lock."""
+    with served.hub.engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        held.set()
+        threading.Event().wait(seconds)
+        conn.exec_driver_sql("ROLLBACK")
+
+
+def test_a_read_logged_while_another_writer_holds_the_store_waits_for_it(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    if served.hub.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    before = len(_log_rows(served))
+    held = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(served, 0.3, held))
+    holder.start()
+    held.wait(5)
+    try:
+        access_log.record_restricted_read(  # fails at once on the lock, tries again
+            served.hub.engine, caller=Caller(1, "t1", Role.READER), channel="scim",
+            entity="employee", golden_ids=["E-9999"], fields=["iban"],
+            keyring=served.hub.sealer.envelope.keyring)
+    finally:
+        holder.join()
+    assert len(_log_rows(served)) == before + 1
+
+    monkeypatch.setattr(access_log, "LOCKED_WAIT_SECONDS", 0.05)
+    held.clear()
+    holder = threading.Thread(target=_hold_write_lock, args=(served, 0.5, held))
+    holder.start()
+    held.wait(5)
+    try:
+        with pytest.raises(OperationalError, match="locked"):  # gives up, as told
+            access_log.record_restricted_read(
+                served.hub.engine, caller=Caller(1, "t1", Role.READER), channel="scim",
+                entity="employee", golden_ids=["E-9998"], fields=["iban"],
+                keyring=served.hub.sealer.envelope.keyring)
+    finally:
+        holder.join()
+    assert len(_log_rows(served)) == before + 1  # nothing of the failed write

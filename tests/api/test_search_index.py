@@ -79,6 +79,18 @@ def test_the_index_exists_and_the_search_uses_it(fresh: Served) -> None:
             names = {i["name"] for i in inspect(conn).get_indexes("golden_customer")}
             assert {"ix_golden_customer_last_name_trgm",
                     "ix_golden_customer_organisation_name_trgm"} <= names
+            # Migration 0014: finer statistics for the name columns, so the planner sees a
+            # rare term as rare (and does not walk the primary key for its matches).
+            targets: dict[str, int] = dict(conn.execute(text(
+                "SELECT c.relname || '.' || a.attname, a.attstattarget FROM pg_attribute a "
+                "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname IN "
+                "('golden_customer', 'golden_employee') AND a.attname IN "
+                "('first_name', 'last_name', 'organisation_name')")).all())
+            assert targets == {"golden_customer.first_name": 1000,
+                               "golden_customer.last_name": 1000,
+                               "golden_customer.organisation_name": 1000,
+                               "golden_employee.first_name": 1000,
+                               "golden_employee.last_name": 1000}
 
 
 def test_the_index_follows_creates_updates_and_deletes(fresh: Served) -> None:

@@ -11,6 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import func, select
 
 from hub.api.deps import HubDep, disclosure
+from hub.api.disclosure import dict_rows
 from hub.api.scim import bodies, render, schemas
 from hub.api.scim.attributes import ENTERPRISE, KONTOR, LOWER_URIS, attr_key
 from hub.api.scim.filter import FilterError, parse, split_attr
@@ -118,15 +119,16 @@ def _search(request: Request, caller: Caller, hub: Hub, query: Search) -> JSONRe
     except FilterError as exc:
         raise render.filter_problem(exc) from None
     counted = select(func.count()).select_from(table)
-    stmt = select(*view.columns(render.ENTITY, table)).order_by(*order).offset(start - 1) \
-        .limit(size)
+    # A User carries no provenance: not read, so not parsed or opened.
+    stmt = select(*view.columns(render.ENTITY, table, provenance=False)).order_by(*order) \
+        .offset(start - 1).limit(size)
     if where is not None:
         counted, stmt = counted.where(where), stmt.where(where)
     with hub.engine.connect() as conn:  # not a dependency: saves two thread-pool trips
         # The total is remembered until the employee table changes; the page walks the
         # sort order's index (migration 0011) to startIndex.
         total = search_index.count(conn, render.ENTITY, counted)
-        rows = [dict(r._mapping) for r in conn.execute(stmt)] if size else []
+        rows = dict_rows(conn.execute(stmt)) if size else []
         view.open(conn, render.ENTITY, rows)
         found = [project(u, query.attributes, query.excluded, names)
                  for u in render.users(conn, view, rows, render.base_url(request),
